@@ -1,0 +1,57 @@
+"""The one DynamoDB request an event costs: a conditional PutItem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from ecs_state.config import Settings
+
+
+def dynamodb_client(settings: Settings) -> Any:
+    """A DynamoDB client with bounded standard-mode retries.
+
+    boto3's default configuration chain is otherwise untouched, so region, credentials
+    and AWS_ENDPOINT_URL_DYNAMODB (a local emulator) come from the environment.
+    """
+    config = Config(
+        retries={"mode": "standard", "max_attempts": settings.dynamodb_max_attempts},
+        connect_timeout=3,
+        read_timeout=5,
+    )
+    return boto3.client("dynamodb", config=config)
+
+
+def conditional_put(
+    client: Any, table: str, key: str, item: dict[str, Any], version: int, condition: str
+) -> bool:
+    """Write the item if the condition holds. True if written, False if stale or duplicate.
+
+    No read happens first: the condition is checked by DynamoDB atomically with the
+    write, so two concurrent writers of the same record cannot both win with the older
+    version losing last.
+    """
+    try:
+        client.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=_names(key, condition),
+            ExpressionAttributeValues={":version": {"N": str(version)}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _names(key: str, condition: str) -> dict[str, str]:
+    # DynamoDB refuses placeholders that the expression does not use.
+    names = {"#version": "version"}
+    if "#pk" in condition:
+        names["#pk"] = key
+    return names

@@ -1,0 +1,87 @@
+"""Fixtures shared by every test tier: the local emulators and the skip policy.
+
+A tier whose emulator cannot start does not pass quietly: it fails with
+"SKIPPED: <tier>: <reason>", unless ECS_STATE_ALLOW_SKIP=1 is set, in which case the
+tests are reported as skipped with that same reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import boto3
+import pytest
+
+REGION = "us-east-1"
+
+
+def skip_or_fail(tier: str, reason: str) -> None:
+    message = f"SKIPPED: {tier}: {reason}"
+    print(f"\n{message}", flush=True)
+    if os.environ.get("ECS_STATE_ALLOW_SKIP") == "1":
+        pytest.skip(message)
+    pytest.fail(message + " (set ECS_STATE_ALLOW_SKIP=1 to allow skipping)", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _aws_test_environment(monkeypatch):
+    """No test may reach real AWS: dummy credentials, a fixed region, no shared config."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local():
+    """DynamoDB Local on a free loopback port for the whole session."""
+    try:
+        from tools.emulators import dynamodb_local as start
+    except ImportError as error:  # pragma: no cover - only on a broken checkout
+        skip_or_fail("dynamodb-local", f"tools/emulators.py cannot be imported: {error}")
+    try:
+        manager = start()
+        server = manager.__enter__()
+    except Exception as error:
+        skip_or_fail("dynamodb-local", f"DynamoDB Local did not start: {error}")
+    try:
+        yield server
+    finally:
+        manager.__exit__(None, None, None)
+
+
+def local_client(endpoint: str):
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def create_table(client, name: str, key: str) -> str:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.get_waiter("table_exists").wait(TableName=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def local_tables(dynamodb_local):
+    """A task table and a container-instance table in DynamoDB Local, unique per session."""
+    client = local_client(dynamodb_local.endpoint)
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "endpoint": dynamodb_local.endpoint,
+        "task": create_table(client, f"tasks-{suffix}", "taskArn"),
+        "container_instance": create_table(client, f"instances-{suffix}", "containerInstanceArn"),
+    }

@@ -1,0 +1,78 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecs_state.config import Settings
+from ecs_state.errors import ConfigError
+
+FUNCTION_DIR = Path(__file__).resolve().parents[2] / "function"
+BASE = {"LAUNCH_TYPE": "EC2", "TASK_TABLE_NAME": "t", "CONTAINER_INSTANCE_TABLE_NAME": "c"}
+
+
+def test_ec2_reads_both_tables_and_defaults():
+    settings = Settings.from_env(BASE)
+    assert (settings.launch_type, settings.task_table, settings.container_instance_table) == (
+        "EC2",
+        "t",
+        "c",
+    )
+    assert (
+        settings.ttl_days == 0
+        and settings.redact_overrides is True
+        and settings.log_level == "INFO"
+    )
+
+
+def test_fargate_needs_no_container_instance_table():
+    settings = Settings.from_env({"LAUNCH_TYPE": "fargate", "TASK_TABLE_NAME": "t"})
+    assert settings.launch_type == "FARGATE" and settings.container_instance_table is None
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {**BASE, "LAUNCH_TYPE": "EXTERNAL"},
+            "LAUNCH_TYPE must be one of EC2, FARGATE, got 'EXTERNAL'",
+        ),
+        ({k: v for k, v in BASE.items() if k != "LAUNCH_TYPE"}, "LAUNCH_TYPE must be one of"),
+        ({**BASE, "TASK_TABLE_NAME": " "}, "TASK_TABLE_NAME must be set"),
+        (
+            {k: v for k, v in BASE.items() if k != "CONTAINER_INSTANCE_TABLE_NAME"},
+            "CONTAINER_INSTANCE_TABLE_NAME must be set",
+        ),
+        ({**BASE, "TTL_DAYS": "7d"}, "TTL_DAYS must be an integer"),
+        ({**BASE, "TTL_DAYS": "-1"}, "TTL_DAYS must be between 0 and"),
+        ({**BASE, "REDACT_OVERRIDES": "maybe"}, "REDACT_OVERRIDES must be true or false"),
+        ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({**BASE, "DYNAMODB_MAX_ATTEMPTS": "0"}, "DYNAMODB_MAX_ATTEMPTS must be between 1 and 20"),
+    ],
+)
+def test_bad_environment_is_named(env, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        Settings.from_env(env)
+
+
+def test_redaction_can_be_turned_off():
+    assert Settings.from_env({**BASE, "REDACT_OVERRIDES": "false"}).redact_overrides is False
+
+
+def test_handler_fails_at_start_on_unknown_launch_type():
+    env = {
+        "LAUNCH_TYPE": "EXTERNAL",
+        "TASK_TABLE_NAME": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import ecs_state.handler"],
+        cwd=FUNCTION_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ConfigError: LAUNCH_TYPE must be one of EC2, FARGATE, got 'EXTERNAL'" in result.stderr
