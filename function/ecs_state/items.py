@@ -203,7 +203,5 @@ def _value_size(value: dict[str, Any]) -> int:
 
 def _iso(epoch: float) -> str:
     return (
-        datetime.fromtimestamp(epoch, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
