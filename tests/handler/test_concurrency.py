@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from ecs_state.processor import process_event
-from tests import samples
+from scripts import ecs_events as samples
 from tests.conftest import local_client
 from tests.handler.local import RequestCounter, handler_client, local_settings, quiet_telemetry
 

@@ -8,7 +8,7 @@ import pytest
 
 from ecs_state import events, items
 from ecs_state.config import Settings
-from tests import samples
+from scripts import ecs_events as samples
 
 DAY = 86_400
 TASK = samples.task_arn("a1")

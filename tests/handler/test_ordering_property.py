@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecs_state.processor import process_event
-from tests import samples
+from scripts import ecs_events as samples
 from tests.conftest import local_client
 from tests.handler.local import RequestCounter, handler_client, local_settings, quiet_telemetry
 

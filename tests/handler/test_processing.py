@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from ecs_state.errors import InvalidEventError
 from ecs_state.items import REDACTED
-from tests import samples
+from scripts import ecs_events as samples
 from tests.handler.conftest import INSTANCE_TABLE, TASK_TABLE
 
 TASK = samples.task_arn("0b69d5c0d3a447bda1dff4f4ae8a5d2c")

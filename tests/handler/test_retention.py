@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests import samples
+from scripts import ecs_events as samples
 from tests.handler.conftest import TASK_TABLE, Harness, settings
 
 DAY = 86_400

@@ -1,0 +1,334 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  is_ec2 = var.launch_type == "EC2"
+
+  task_table_name               = coalesce(var.task_table_name, "${var.name}-tasks")
+  container_instance_table_name = local.is_ec2 ? coalesce(var.container_instance_table_name, "${var.name}-container-instances") : null
+  create_container_instance     = local.is_ec2 && var.create_container_instance_table
+
+  # Existing tables are addressed by name. Their ARNs are built rather than looked up, so
+  # several instances can share a table that another instance creates in the same apply.
+  table_arn_prefix = "arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:table"
+  task_table_arn   = var.create_task_table ? aws_dynamodb_table.task[0].arn : "${local.table_arn_prefix}/${local.task_table_name}"
+  container_instance_table_arn = !local.is_ec2 ? null : (
+    local.create_container_instance ? aws_dynamodb_table.container_instance[0].arn : "${local.table_arn_prefix}/${local.container_instance_table_name}"
+  )
+  table_arns = compact([local.task_table_arn, local.container_instance_table_arn])
+
+  function_name  = "${var.name}-ecs-state"
+  log_group_name = "/aws/lambda/${local.function_name}"
+  dlq_arn        = var.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].arn : var.dead_letter_queue_arn
+
+  # Never filter on detail.launchType: tasks placed by a capacity provider (FARGATE_SPOT
+  # among them) carry none. launch_type decides which event types and tables exist.
+  detail_types = local.is_ec2 ? ["ECS Task State Change", "ECS Container Instance State Change"] : ["ECS Task State Change"]
+  event_pattern = merge(
+    { source = ["aws.ecs"], "detail-type" = local.detail_types },
+    length(var.cluster_arns) > 0 ? { detail = { clusterArn = var.cluster_arns } } : {},
+  )
+
+  # Only the package's Python sources go into the zip: no caches, no tests.
+  function_sources = sort(fileset("${path.module}/function", "ecs_state/*.py"))
+}
+
+# ---------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------
+resource "aws_dynamodb_table" "task" {
+  count = var.create_task_table ? 1 : 0
+  #checkov:skip=CKV_AWS_119:A customer-managed key is opt-in through kms_key_arn; without it DynamoDB still encrypts at rest with an AWS-owned key.
+  #checkov:skip=CKV2_AWS_16:Auto scaling applies to PROVISIONED mode only; the default is on-demand and provisioned capacity is the caller's choice.
+
+  name                        = local.task_table_name
+  billing_mode                = var.billing_mode
+  read_capacity               = var.read_capacity
+  write_capacity              = var.write_capacity
+  hash_key                    = "taskArn"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "taskArn"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  # DynamoDB always encrypts at rest: with an AWS-owned key by default, with the
+  # customer-managed key when kms_key_arn is given.
+  server_side_encryption {
+    enabled     = var.kms_key_arn != null
+    kms_key_arn = var.kms_key_arn
+  }
+
+  ttl {
+    enabled        = var.ttl_days > 0
+    attribute_name = var.ttl_days > 0 ? "_expiresAt" : ""
+  }
+
+  tags = var.tags
+}
+
+resource "aws_dynamodb_table" "container_instance" {
+  count = local.create_container_instance ? 1 : 0
+  #checkov:skip=CKV_AWS_119:A customer-managed key is opt-in through kms_key_arn; without it DynamoDB still encrypts at rest with an AWS-owned key.
+  #checkov:skip=CKV2_AWS_16:Auto scaling applies to PROVISIONED mode only; the default is on-demand and provisioned capacity is the caller's choice.
+
+  name                        = local.container_instance_table_name
+  billing_mode                = var.billing_mode
+  read_capacity               = var.read_capacity
+  write_capacity              = var.write_capacity
+  hash_key                    = "containerInstanceArn"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "containerInstanceArn"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  # DynamoDB always encrypts at rest: with an AWS-owned key by default, with the
+  # customer-managed key when kms_key_arn is given.
+  server_side_encryption {
+    enabled     = var.kms_key_arn != null
+    kms_key_arn = var.kms_key_arn
+  }
+
+  ttl {
+    enabled        = var.ttl_days > 0
+    attribute_name = var.ttl_days > 0 ? "_expiresAt" : ""
+  }
+
+  tags = var.tags
+}
+
+# ---------------------------------------------------------------------------------------
+# Function
+# ---------------------------------------------------------------------------------------
+data "archive_file" "function" {
+  type             = "zip"
+  output_path      = "${path.root}/.terraform/ecs-state/${var.name}.zip"
+  output_file_mode = "0644"
+
+  dynamic "source" {
+    for_each = local.function_sources
+    content {
+      content  = file("${path.module}/function/${source.value}")
+      filename = source.value
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  #checkov:skip=CKV_AWS_158:A customer-managed key is opt-in through kms_key_arn; log groups are always encrypted by CloudWatch Logs.
+  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (log_retention_days); the state lives in DynamoDB, logs are for operations.
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:The function only calls DynamoDB and needs no VPC; a VPC would add NAT or endpoint cost and cold-start latency.
+  #checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the on-failure destination (aws_lambda_function_event_invoke_config), which records more context than a function DLQ; both would deliver every failure twice.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the caller owns; the zip is built from this module's source at plan time.
+  #checkov:skip=CKV_AWS_173:The environment holds table names and switches only, no secrets; kms_key_arn encrypts it with a customer-managed key when given.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing is opt-in through tracing_enabled.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in through reserved_concurrent_executions; a default cap would throttle bursts of ECS events.
+  function_name                  = local.function_name
+  description                    = "Keeps the latest state of ECS ${var.launch_type == "EC2" ? "tasks and container instances" : "tasks"} in DynamoDB"
+  role                           = aws_iam_role.function.arn
+  filename                       = data.archive_file.function.output_path
+  source_code_hash               = data.archive_file.function.output_base64sha256
+  handler                        = "ecs_state.handler.lambda_handler"
+  runtime                        = var.runtime
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = merge(
+      {
+        LAUNCH_TYPE      = var.launch_type
+        TASK_TABLE_NAME  = local.task_table_name
+        TTL_DAYS         = tostring(var.ttl_days)
+        REDACT_OVERRIDES = tostring(var.redact_overrides)
+        LOG_LEVEL        = var.log_level
+      },
+      local.is_ec2 ? { CONTAINER_INSTANCE_TABLE_NAME = local.container_instance_table_name } : {},
+    )
+  }
+
+  dynamic "tracing_config" {
+    for_each = var.tracing_enabled ? [1] : []
+    content {
+      mode = "Active"
+    }
+  }
+
+  tags = var.tags
+
+  # The log group must exist first, or Lambda creates one without retention or key.
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
+}
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = var.lambda_maximum_retry_attempts
+  maximum_event_age_in_seconds = var.lambda_maximum_event_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = local.dlq_arn
+    }
+  }
+}
+
+resource "aws_lambda_permission" "eventbridge" {
+  statement_id  = "AllowExecutionFromEventBridgeRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.ecs.arn
+}
+
+# ---------------------------------------------------------------------------------------
+# Rule and target
+# ---------------------------------------------------------------------------------------
+resource "aws_cloudwatch_event_rule" "ecs" {
+  name           = "${var.name}-ecs-state"
+  description    = "ECS ${join(" and ", local.detail_types)} events for ${var.name}"
+  event_bus_name = var.event_bus_name
+  event_pattern  = jsonencode(local.event_pattern)
+  tags           = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "function" {
+  rule           = aws_cloudwatch_event_rule.ecs.name
+  event_bus_name = var.event_bus_name
+  target_id      = "ecs-state-function"
+  arn            = aws_lambda_function.this.arn
+
+  retry_policy {
+    maximum_retry_attempts       = var.target_maximum_retry_attempts
+    maximum_event_age_in_seconds = var.target_maximum_event_age_seconds
+  }
+
+  dead_letter_config {
+    arn = local.dlq_arn
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Dead-letter queue
+# ---------------------------------------------------------------------------------------
+resource "aws_sqs_queue" "dead_letter" {
+  count                     = var.create_dead_letter_queue ? 1 : 0
+  name                      = "${var.name}-ecs-state-dlq"
+  message_retention_seconds = var.dead_letter_queue_retention_seconds
+  kms_master_key_id         = var.kms_key_arn
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  count     = var.create_dead_letter_queue ? 1 : 0
+  queue_url = aws_sqs_queue.dead_letter[0].id
+  policy    = data.aws_iam_policy_document.dead_letter.json
+}
+
+data "aws_iam_policy_document" "dead_letter" {
+  statement {
+    sid       = "EventBridgeRuleOnly"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dlq_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.ecs.arn]
+    }
+  }
+
+  statement {
+    sid       = "FunctionRoleOnly"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dlq_arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.function.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [local.dlq_arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  count               = var.create_alarms ? 1 : 0
+  alarm_name          = "${local.function_name}-errors"
+  alarm_description   = "The ECS state function failed; the event is retried and then lands in the dead-letter queue."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_sns_topic_arns
+  ok_actions          = var.alarm_sns_topic_arns
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letter_messages" {
+  count               = var.create_alarms ? 1 : 0
+  alarm_name          = "${var.name}-ecs-state-dlq-messages"
+  alarm_description   = "ECS events are waiting in the dead-letter queue; inspect them and redrive."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = element(split(":", local.dlq_arn), 5) }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_sns_topic_arns
+  ok_actions          = var.alarm_sns_topic_arns
+  tags                = var.tags
+}

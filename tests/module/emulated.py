@@ -1,0 +1,179 @@
+"""What the module made, read back through boto3, and checks shared by the module tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "tests" / "fixtures" / "events"
+RULER = ROOT / "tools" / "event-ruler" / "RuleMatch.java"
+REGION = "us-east-1"
+# Exactly what the function may do, per statement id.
+EXPECTED_ACTIONS = {
+    "PutStateItems": ["dynamodb:PutItem"],
+    "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+    "SendFailuresToDeadLetterQueue": ["sqs:SendMessage"],
+}
+
+
+class Aws:
+    def __init__(self, endpoint: str):
+        def client(service):
+            return boto3.client(
+                service,
+                endpoint_url=endpoint,
+                region_name=REGION,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+
+        self.dynamodb = client("dynamodb")
+        self.awslambda = client("lambda")
+        self.iam = client("iam")
+        self.events = client("events")
+        self.sqs = client("sqs")
+        self.logs = client("logs")
+        self.cloudwatch = client("cloudwatch")
+
+    def table(self, name: str) -> dict:
+        return self.dynamodb.describe_table(TableName=name)["Table"]
+
+    def ttl(self, name: str) -> dict:
+        return self.dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+
+    def pitr(self, name: str) -> str:
+        backups = self.dynamodb.describe_continuous_backups(TableName=name)[
+            "ContinuousBackupsDescription"
+        ]
+        return backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+
+    def role_policy(self, role_arn: str) -> dict:
+        role = role_arn.rsplit("/", 1)[1]
+        assert self.iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+        names = self.iam.list_role_policies(RoleName=role)["PolicyNames"]
+        assert names == ["ecs-state"], names
+        document = self.iam.get_role_policy(RoleName=role, PolicyName="ecs-state")["PolicyDocument"]
+        return json.loads(document) if isinstance(document, str) else document
+
+    def leftovers(self, prefix: str) -> dict:
+        """Everything in the emulator whose name starts with prefix."""
+        found = {
+            "tables": [
+                t for t in self.dynamodb.list_tables()["TableNames"] if t.startswith(prefix)
+            ],
+            "functions": [
+                f["FunctionName"]
+                for f in self.awslambda.list_functions()["Functions"]
+                if f["FunctionName"].startswith(prefix)
+            ],
+            "roles": [
+                r["RoleName"]
+                for r in self.iam.list_roles()["Roles"]
+                if r["RoleName"].startswith(prefix)
+            ],
+            "rules": [r["Name"] for r in self.events.list_rules(NamePrefix=prefix)["Rules"]],
+            "queues": self.sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []),
+            "log_groups": [
+                g["logGroupName"]
+                for g in self.logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}")[
+                    "logGroups"
+                ]
+            ],
+            "alarms": [
+                a["AlarmName"]
+                for a in self.cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+            ],
+        }
+        return {kind: names for kind, names in found.items() if names}
+
+
+def statements_by_sid(policy: dict) -> dict:
+    result = {}
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        resources = statement["Resource"]
+        result[statement["Sid"]] = (
+            sorted([actions] if isinstance(actions, str) else actions),
+            sorted([resources] if isinstance(resources, str) else resources),
+        )
+    return result
+
+
+def matching_events(pattern: str) -> set[str]:
+    """Names of the fixture events that EventBridge's own matching engine matches."""
+    jars = os.environ.get("EVENT_RULER_CLASSPATH")
+    if not jars or not shutil.which("java"):
+        raise RuntimeError("EVENT_RULER_CLASSPATH or java is missing: run `make tools`")
+    files = sorted(EVENTS.glob("*.json"))
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        handle.write(pattern)
+    try:
+        result = subprocess.run(
+            ["java", "-cp", jars, str(RULER), handle.name, *map(str, files)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(handle.name)
+    answers = result.stdout.split()
+    assert len(answers) == len(files), result
+    return {path.stem for path, answer in zip(files, answers, strict=True) if answer == "true"}
+
+
+def zip_members(zip_path: str) -> list[str]:
+    with zipfile.ZipFile(zip_path) as archive:
+        return sorted(archive.namelist())
+
+
+def package_sources() -> list[str]:
+    return sorted(
+        str(p.relative_to(ROOT / "function"))
+        for p in (ROOT / "function" / "ecs_state").glob("*.py")
+    )
+
+
+DRIVER = """
+import json, sys
+import ecs_state.handler as handler
+assert handler.__file__.startswith(sys.argv[1]), handler.__file__
+for path in sys.argv[2:]:
+    try:
+        print(json.dumps(handler.lambda_handler(json.load(open(path)), None)))
+    except Exception as error:
+        print(json.dumps({"outcome": "raised", "error": f"{type(error).__name__}: {error}"}))
+"""
+
+
+def run_zip(
+    zip_path: str, environment: dict, dynamodb_endpoint: str, events: list[Path]
+) -> list[dict]:
+    """Import the handler from the built zip, as Lambda would, and feed it events."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": zip_path,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        **environment,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", DRIVER, zip_path, *map(str, events)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),
+    )
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

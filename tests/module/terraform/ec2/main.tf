@@ -1,0 +1,21 @@
+variable "deletion_protection" {
+  type    = bool
+  default = true
+}
+
+module "ecs_state" {
+  source = "../../../.."
+
+  name                 = "t-ec2"
+  launch_type          = "EC2"
+  cluster_arns         = ["arn:aws:ecs:us-east-1:123456789012:cluster/default"]
+  ttl_days             = 30
+  deletion_protection  = var.deletion_protection
+  create_alarms        = true
+  alarm_sns_topic_arns = ["arn:aws:sns:us-east-1:123456789012:ops"]
+  tags                 = { team = "platform" }
+}
+
+output "module" {
+  value = module.ecs_state
+}

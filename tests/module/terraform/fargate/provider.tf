@@ -1,0 +1,1 @@
+../emulator_provider.tf

@@ -1,0 +1,28 @@
+# Two clusters, two launch types, one task table created by the first instance.
+module "ec2_cluster" {
+  source = "../../../.."
+
+  name                = "t-shared-ec2"
+  launch_type         = "EC2"
+  cluster_arns        = ["arn:aws:ecs:us-east-1:123456789012:cluster/ec2"]
+  task_table_name     = "t-shared-tasks"
+  deletion_protection = false
+}
+
+module "fargate_cluster" {
+  source = "../../../.."
+
+  name              = "t-shared-fargate"
+  launch_type       = "FARGATE"
+  cluster_arns      = ["arn:aws:ecs:us-east-1:123456789012:cluster/fargate"]
+  create_task_table = false
+  task_table_name   = module.ec2_cluster.task_table_name
+}
+
+output "ec2_cluster" {
+  value = module.ec2_cluster
+}
+
+output "fargate_cluster" {
+  value = module.fargate_cluster
+}

@@ -1,0 +1,267 @@
+"""Apply the module for real (tofu + hashicorp/aws against moto), assert, destroy, assert empty."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from pytest_terraform import terraform
+
+from tests.conftest import create_table, local_client
+from tests.module.emulated import (
+    EVENTS,
+    EXPECTED_ACTIONS,
+    Aws,
+    matching_events,
+    package_sources,
+    run_zip,
+    statements_by_sid,
+    zip_members,
+)
+
+pytestmark = pytest.mark.module
+
+TASK_EVENTS = {"ec2-task-running", "fargate-task-stopped", "fargate-spot-task-pending"}
+INSTANCE_EVENTS = {"container-instance-active", "container-instance-deregistered"}
+
+
+def outputs(fixture, name="module"):
+    return fixture.outputs[name]["value"]
+
+
+def destroy(fixture, **variables):
+    """Destroy through the same runner; TF_VAR_* first relaxes what blocks a destroy."""
+    for key, value in variables.items():
+        os.environ[f"TF_VAR_{key}"] = value
+    try:
+        if variables:
+            fixture.terraform.apply()
+        fixture.terraform.destroy()
+    finally:
+        for key in variables:
+            os.environ.pop(f"TF_VAR_{key}", None)
+
+
+def assert_table(aws, name, key, *, ttl: bool, deletion_protection: bool):
+    table = aws.table(name)
+    assert table["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionProtectionEnabled"] is deletion_protection
+    assert aws.pitr(name) == "ENABLED"
+    expected_ttl = (
+        {"TimeToLiveStatus": "ENABLED", "AttributeName": "_expiresAt"}
+        if ttl
+        else {"TimeToLiveStatus": "DISABLED"}
+    )
+    assert {k: v for k, v in aws.ttl(name).items() if k in expected_ttl} == expected_ttl
+
+
+def assert_delivery(aws, out, *, environment):
+    function = aws.awslambda.get_function_configuration(FunctionName=out["function_name"])
+    assert function["Handler"] == "ecs_state.handler.lambda_handler"
+    assert function["Runtime"] == "python3.13"
+    assert function["Environment"]["Variables"] == environment
+    invoke = aws.awslambda.get_function_event_invoke_config(FunctionName=out["function_name"])
+    assert (invoke["MaximumRetryAttempts"], invoke["MaximumEventAgeInSeconds"]) == (2, 21600)
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == out["dead_letter_queue_arn"]
+
+    (target,) = aws.events.list_targets_by_rule(Rule=out["rule_name"])["Targets"]
+    assert target["Arn"] == out["function_arn"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert target["DeadLetterConfig"] == {"Arn": out["dead_letter_queue_arn"]}
+
+    permission = json.loads(aws.awslambda.get_policy(FunctionName=out["function_name"])["Policy"])
+    (statement,) = permission["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == out["rule_arn"]
+
+    queue = aws.sqs.get_queue_attributes(
+        QueueUrl=out["dead_letter_queue_url"], AttributeNames=["All"]
+    )
+    attributes = queue["Attributes"]
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    queue_policy = json.loads(attributes["Policy"])
+    allowed = {s["Sid"]: s for s in queue_policy["Statement"]}
+    assert allowed["EventBridgeRuleOnly"]["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": out["rule_arn"]}
+    }
+    assert allowed["FunctionRoleOnly"]["Principal"] == {"AWS": out["role_arn"]}
+    assert allowed["DenyInsecureTransport"]["Effect"] == "Deny"
+
+    (group,) = aws.logs.describe_log_groups(logGroupNamePrefix=out["log_group_name"])["logGroups"]
+    assert group["retentionInDays"] == 30
+
+
+def assert_least_privilege(aws, out, table_arns):
+    statements = statements_by_sid(aws.role_policy(out["role_arn"]))
+    assert {sid: actions for sid, (actions, _) in statements.items()} == EXPECTED_ACTIONS
+    assert statements["PutStateItems"][1] == sorted(table_arns)
+    assert statements["SendFailuresToDeadLetterQueue"][1] == [out["dead_letter_queue_arn"]]
+    log_group_arn = statements["WriteOwnLogs"][1][0]
+    assert log_group_arn.endswith(f":log-group:{out['log_group_name']}:*")
+
+
+@terraform("ec2")
+def test_ec2_mode(moto, ec2, local_tables):
+    aws = Aws(moto.endpoint)
+    out = outputs(ec2)
+    assert (out["task_table_name"], out["container_instance_table_name"]) == (
+        "t-ec2-tasks",
+        "t-ec2-container-instances",
+    )
+    assert_table(aws, out["task_table_name"], "taskArn", ttl=True, deletion_protection=True)
+    assert_table(
+        aws,
+        out["container_instance_table_name"],
+        "containerInstanceArn",
+        ttl=True,
+        deletion_protection=True,
+    )
+    environment = {
+        "LAUNCH_TYPE": "EC2",
+        "TASK_TABLE_NAME": "t-ec2-tasks",
+        "CONTAINER_INSTANCE_TABLE_NAME": "t-ec2-container-instances",
+        "TTL_DAYS": "30",
+        "REDACT_OVERRIDES": "true",
+        "LOG_LEVEL": "INFO",
+    }
+    assert_delivery(aws, out, environment=environment)
+    assert_least_privilege(aws, out, [out["task_table_arn"], out["container_instance_table_arn"]])
+    alarms = {
+        a["AlarmName"]
+        for a in aws.cloudwatch.describe_alarms(AlarmNamePrefix="t-ec2")["MetricAlarms"]
+    }
+    assert alarms == {"t-ec2-ecs-state-errors", "t-ec2-ecs-state-dlq-messages"}
+
+    # The cluster filter keeps this cluster's tasks and instances, of every launch type.
+    pattern = aws.events.describe_rule(Name=out["rule_name"])["EventPattern"]
+    assert "launchType" not in pattern
+    assert matching_events(pattern) == TASK_EVENTS | INSTANCE_EVENTS
+
+    # What would ship is what is tested: the zip archive_file built, against DynamoDB Local.
+    assert zip_members(out["function_zip_path"]) == package_sources()
+    local = local_client(local_tables["endpoint"])
+    for name, key in (
+        (environment["TASK_TABLE_NAME"], "taskArn"),
+        (environment["CONTAINER_INSTANCE_TABLE_NAME"], "containerInstanceArn"),
+    ):
+        create_table(local, name, key)
+    sent = [
+        EVENTS / f"{name}.json"
+        for name in (
+            "ec2-task-running",
+            "container-instance-active",
+            "container-instance-deregistered",
+            "container-instance-active",
+            "service-action",
+        )
+    ]
+    results = run_zip(out["function_zip_path"], environment, local_tables["endpoint"], sent)
+    assert [r["outcome"] for r in results] == [
+        "applied",
+        "applied",
+        "applied",
+        "stale-or-duplicate",
+        "raised",
+    ]
+    assert "unknown detail-type 'ECS Service Action'" in results[-1]["error"]
+    instance = local.scan(TableName=environment["CONTAINER_INSTANCE_TABLE_NAME"])["Items"]
+    assert [(i["status"]["S"], i["version"]["N"]) for i in instance] == [("INACTIVE", "14")]
+    assert "_expiresAt" in instance[0]
+
+    destroy(ec2, deletion_protection="false")
+    assert aws.leftovers("t-ec2") == {}
+
+
+@terraform("fargate")
+def test_fargate_mode(moto, fargate):
+    aws = Aws(moto.endpoint)
+    out = outputs(fargate)
+    assert out["container_instance_table_name"] is None
+    assert out["container_instance_table_arn"] is None
+    assert aws.dynamodb.list_tables()["TableNames"].count("t-fargate-tasks") == 1
+    assert not [
+        t for t in aws.dynamodb.list_tables()["TableNames"] if t.startswith("t-fargate-container")
+    ]
+    assert_table(aws, "t-fargate-tasks", "taskArn", ttl=False, deletion_protection=False)
+    assert_delivery(
+        aws,
+        out,
+        environment={
+            "LAUNCH_TYPE": "FARGATE",
+            "TASK_TABLE_NAME": "t-fargate-tasks",
+            "TTL_DAYS": "0",
+            "REDACT_OVERRIDES": "true",
+            "LOG_LEVEL": "INFO",
+        },
+    )
+    function = aws.awslambda.get_function_configuration(FunctionName=out["function_name"])
+    assert function["Architectures"] == ["x86_64"] and function["TracingConfig"] == {
+        "Mode": "Active"
+    }
+
+    statements = statements_by_sid(aws.role_policy(out["role_arn"]))
+    assert statements.pop("XRayTraces")[0] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    assert {sid: actions for sid, (actions, _) in statements.items()} == EXPECTED_ACTIONS
+    assert statements["PutStateItems"][1] == [out["task_table_arn"]]
+
+    # No cluster filter: every cluster's tasks, no container-instance events.
+    pattern = aws.events.describe_rule(Name=out["rule_name"])["EventPattern"]
+    assert matching_events(pattern) == TASK_EVENTS | {"task-other-cluster"}
+
+    destroy(fargate)
+    assert aws.leftovers("t-fargate") == {}
+
+
+@terraform("shared")
+def test_two_instances_share_one_task_table(moto, shared):
+    aws = Aws(moto.endpoint)
+    ec2_out, fargate_out = outputs(shared, "ec2_cluster"), outputs(shared, "fargate_cluster")
+    assert ec2_out["task_table_name"] == fargate_out["task_table_name"] == "t-shared-tasks"
+    assert ec2_out["task_table_arn"] == fargate_out["task_table_arn"]
+    assert [t for t in aws.dynamodb.list_tables()["TableNames"] if t.startswith("t-shared")] == [
+        "t-shared-ec2-container-instances",
+        "t-shared-tasks",
+    ]
+    for out in (ec2_out, fargate_out):
+        statements = statements_by_sid(aws.role_policy(out["role_arn"]))
+        assert "t-shared-tasks" in statements["PutStateItems"][1][-1]
+    assert (
+        matching_events(aws.events.describe_rule(Name=ec2_out["rule_name"])["EventPattern"])
+        == set()
+    )
+    assert (
+        matching_events(aws.events.describe_rule(Name=fargate_out["rule_name"])["EventPattern"])
+        == set()
+    )
+
+    destroy(shared)
+    assert aws.leftovers("t-shared") == {}
+
+
+@pytest.fixture
+def legacy_tables(moto):
+    aws = Aws(moto.endpoint)
+    create_table(aws.dynamodb, "legacy-tasks", "taskArn")
+    create_table(aws.dynamodb, "legacy-instances", "containerInstanceArn")
+    yield aws
+    for name in ("legacy-tasks", "legacy-instances"):
+        aws.dynamodb.delete_table(TableName=name)
+
+
+@terraform("existing")
+def test_existing_tables_given_by_name(moto, legacy_tables, existing):
+    aws = legacy_tables
+    out = outputs(existing)
+    assert out["task_table_arn"] == aws.table("legacy-tasks")["TableArn"]
+    assert out["container_instance_table_arn"] == aws.table("legacy-instances")["TableArn"]
+    assert not [t for t in aws.dynamodb.list_tables()["TableNames"] if t.startswith("t-existing")]
+    assert_least_privilege(aws, out, [out["task_table_arn"], out["container_instance_table_arn"]])
+
+    destroy(existing)
+    assert aws.leftovers("t-existing") == {}
+    assert {"legacy-tasks", "legacy-instances"} <= set(aws.dynamodb.list_tables()["TableNames"]), (
+        "destroy must leave tables it did not create"
+    )
