@@ -5,6 +5,7 @@ Each builder returns a fresh dict, so a test may change it freely.
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,3 +189,71 @@ def container_instance_event(
         "updatedAt": iso(time),
     }
     return envelope("ECS Container Instance State Change", detail, time, [arn])
+
+
+# Lifecycles as ECS reports them; every step is one version.
+FARGATE_TASK_LIFECYCLE = TASK_STATUSES
+EC2_TASK_LIFECYCLE = ["PENDING", "RUNNING", "STOPPING", "STOPPED"]
+INSTANCE_LIFECYCLE = ["REGISTERING", "ACTIVE", "ACTIVE", "ACTIVE", "DRAINING", "INACTIVE"]
+
+
+def realistic_stream(
+    seed: int,
+    clusters: tuple[tuple[str, str], ...] = (("web", "EC2"), ("jobs", "FARGATE"), ("batch", "EC2")),
+    tasks_per_cluster: int = 36,
+    instances_per_ec2_cluster: int = 6,
+    duplicate_rate: float = 0.25,
+) -> tuple[list[dict], dict[str, tuple[str, int, str]]]:
+    """A shuffled, duplicated stream of task and container-instance lifecycles.
+
+    Returns the events and, per ARN, the latest state it must end in:
+    (resource kind, version, status).
+    """
+    rng = random.Random(seed)
+    events: list[dict] = []
+    expected: dict[str, tuple[str, int, str]] = {}
+    for cluster_name, launch_type in clusters:
+        cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster_name}"
+        instances = []
+        if launch_type == "EC2":
+            for _ in range(instances_per_ec2_cluster):
+                arn = container_instance_arn(uuid.UUID(int=rng.getrandbits(128)).hex, cluster_name)
+                instances.append(arn)
+                steps = INSTANCE_LIFECYCLE[: rng.randint(2, len(INSTANCE_LIFECYCLE))]
+                for version, status in enumerate(steps, start=1):
+                    events.append(
+                        container_instance_event(
+                            arn,
+                            version,
+                            status,
+                            cluster_arn=cluster_arn,
+                            remaining_cpu=rng.choice([512, 1024, 2048]),
+                        )
+                    )
+                expected[arn] = ("container-instance", len(steps), steps[-1])
+        for _ in range(tasks_per_cluster):
+            arn = task_arn(uuid.UUID(int=rng.getrandbits(128)).hex, cluster_name)
+            if launch_type == "EC2":
+                lifecycle, task_launch_type = EC2_TASK_LIFECYCLE, "EC2"
+                placed_on = rng.choice(instances)
+            else:
+                lifecycle, placed_on = FARGATE_TASK_LIFECYCLE, None
+                task_launch_type = None if rng.random() < 0.3 else "FARGATE"  # Spot: no launchType
+            steps = lifecycle[: rng.randint(2, len(lifecycle))]
+            secret = {"API_TOKEN": f"tok-{rng.getrandbits(32):08x}"}
+            for version, status in enumerate(steps, start=1):
+                events.append(
+                    task_event(
+                        arn,
+                        version,
+                        status,
+                        launch_type=task_launch_type,
+                        cluster_arn=cluster_arn,
+                        container_instance=placed_on,
+                        environment=secret,
+                    )
+                )
+            expected[arn] = ("task", len(steps), steps[-1])
+    deliveries = [e for e in events for _ in range(1 + (rng.random() < duplicate_rate))]
+    rng.shuffle(deliveries)
+    return deliveries, expected

@@ -54,6 +54,28 @@ def dynamodb_local():
         manager.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's server on a free loopback port, with AWS_ENDPOINT_URL pointing at it."""
+    try:
+        from tools.emulators import moto_server as start
+
+        manager = start()
+        server = manager.__enter__()
+    except Exception as error:
+        skip_or_fail("moto-server", f"moto's server did not start: {error}")
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
+    try:
+        yield server
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+        manager.__exit__(None, None, None)
+
+
 def local_client(endpoint: str):
     return boto3.client(
         "dynamodb",

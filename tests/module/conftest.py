@@ -20,8 +20,8 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def moto(request):
-    """moto's server, with AWS_ENDPOINT_URL pointing every AWS client and the provider at it."""
+def moto(request, moto_server):
+    """moto's server for `tofu apply`, once a tofu binary and the provider mirror are there."""
     binary = (
         request.config.getoption("dest_tf_binary")
         or shutil.which("tofu")
@@ -39,20 +39,4 @@ def moto(request):
             "(run through `make test`, or set ECS_STATE_USE_SYSTEM_TF=1 to use the public "
             "registry)",
         )
-    try:
-        from tools.emulators import moto_server
-
-        manager = moto_server()
-        server = manager.__enter__()
-    except Exception as error:
-        skip_or_fail("module", f"moto's server did not start: {error}")
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
-    try:
-        yield server
-    finally:
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous
-        manager.__exit__(None, None, None)
+    return moto_server

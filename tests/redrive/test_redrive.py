@@ -1,0 +1,116 @@
+"""Redrive against the emulators: SQS on moto's server, the tables on DynamoDB Local."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+
+from ecs_state.processor import process_event
+from scripts import ecs_events as samples
+from scripts.redrive import UnknownMessage, original_event, redrive
+from tests.conftest import REGION, local_client
+from tests.handler.local import handler_client, local_settings, quiet_telemetry
+
+pytestmark = pytest.mark.dynamodb_local
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:web-ecs-state:$LATEST"
+
+
+def destination_record(event: dict) -> str:
+    """What Lambda's on-failure destination sends after the retries are exhausted."""
+    return json.dumps(
+        {
+            "version": "1.0",
+            "timestamp": "2026-11-01T12:00:05.000Z",
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": FUNCTION_ARN,
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {
+                "errorMessage": "An error occurred (ThrottlingException)",
+                "errorType": "ClientError",
+            },
+        }
+    )
+
+
+def test_both_message_formats_yield_the_original_event():
+    event = samples.task_event(samples.task_arn("r1"), 3)
+    assert original_event(json.dumps(event)) == event
+    assert original_event(destination_record(event)) == event
+    for body in ("not json", "[1]", json.dumps({"hello": "world"})):
+        with pytest.raises(UnknownMessage):
+            original_event(body)
+
+
+def test_redrive_applies_then_deletes_and_keeps_what_failed(moto_server, local_tables):
+    sqs = boto3.client("sqs", endpoint_url=moto_server.endpoint, region_name=REGION)
+    queue_url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    task = samples.task_arn(f"redrive-{uuid.uuid4().hex}")
+    instance = samples.container_instance_arn(f"redrive-{uuid.uuid4().hex}")
+    newest = samples.task_event(task, 5, "RUNNING")
+    older = samples.task_event(task, 2, "PENDING")
+    bad = {**samples.task_event(task, 9, "STOPPED"), "source": "aws.ec2"}
+
+    # EventBridge dead-letter message: the raw event plus error attributes.
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(newest),
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "SDK_CLIENT_ERROR"},
+            "RULE_ARN": {
+                "DataType": "String",
+                "StringValue": "arn:aws:events:us-east-1:123456789012:rule/web-ecs-state",
+            },
+        },
+    )
+    for event in (older, samples.container_instance_event(instance, 7), bad):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=destination_record(event))
+    sqs.send_message(QueueUrl=queue_url, MessageBody="garbage")
+
+    settings = local_settings(local_tables)
+    client = handler_client(settings, local_tables["endpoint"])
+    telemetry = quiet_telemetry(settings)
+    summary = redrive(
+        sqs,
+        queue_url,
+        lambda event: process_event(event, settings, client, telemetry)["outcome"],
+        wait_seconds=0,
+        visibility_timeout=30,
+    )
+
+    assert summary.deleted == 3
+    assert summary.outcomes["failed"] == 1 and summary.outcomes["unknown-message"] == 1
+    reasons = sorted(why for _, why in summary.kept)
+    assert "InvalidEventError: event source must be 'aws.ecs', got 'aws.ec2'" in reasons[0]
+    assert "neither" in reasons[1] or "not JSON" in reasons[1]
+
+    reader = local_client(local_tables["endpoint"])
+    stored = reader.get_item(
+        TableName=local_tables["task"], Key={"taskArn": {"S": task}}, ConsistentRead=True
+    )["Item"]
+    assert (stored["version"]["N"], stored["lastStatus"]["S"]) == ("5", "RUNNING")
+    stored_instance = reader.get_item(
+        TableName=local_tables["container_instance"], Key={"containerInstanceArn": {"S": instance}}
+    )["Item"]
+    assert stored_instance["version"]["N"] == "7"
+
+    # The two kept messages are still in the queue, and only they.
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
+    left = {
+        m["MessageId"]
+        for m in sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+    }
+    assert left == {message_id for message_id, _ in summary.kept}
