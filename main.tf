@@ -12,11 +12,15 @@ locals {
   # Existing tables are addressed by name. Their ARNs are built rather than looked up, so
   # several instances can share a table that another instance creates in the same apply.
   table_arn_prefix = "arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:table"
-  task_table_arn   = var.create_task_table ? aws_dynamodb_table.task[0].arn : "${local.table_arn_prefix}/${local.task_table_name}"
-  container_instance_table_arn = !local.is_ec2 ? null : (
-    local.create_container_instance ? aws_dynamodb_table.container_instance[0].arn : "${local.table_arn_prefix}/${local.container_instance_table_name}"
+  created_tables = merge(
+    var.create_task_table ? { task = { name = local.task_table_name, key = "taskArn" } } : {},
+    local.create_container_instance ? { container_instance = { name = local.container_instance_table_name, key = "containerInstanceArn" } } : {},
   )
-  table_arns = compact([local.task_table_arn, local.container_instance_table_arn])
+  task_table_arn = var.create_task_table ? aws_dynamodb_table.this["task"].arn : "${local.table_arn_prefix}/${local.task_table_name}"
+  container_instance_table_arn = !local.is_ec2 ? null : (
+    local.create_container_instance ? aws_dynamodb_table.this["container_instance"].arn : "${local.table_arn_prefix}/${local.container_instance_table_name}"
+  )
+  table_arns = concat([local.task_table_arn], local.is_ec2 ? [local.container_instance_table_arn] : [])
 
   function_name  = "${var.name}-ecs-state"
   log_group_name = "/aws/lambda/${local.function_name}"
@@ -37,56 +41,20 @@ locals {
 # ---------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------
-resource "aws_dynamodb_table" "task" {
-  count = var.create_task_table ? 1 : 0
+resource "aws_dynamodb_table" "this" {
+  for_each = local.created_tables
   #checkov:skip=CKV_AWS_119:A customer-managed key is opt-in through kms_key_arn; without it DynamoDB still encrypts at rest with an AWS-owned key.
   #checkov:skip=CKV2_AWS_16:Auto scaling applies to PROVISIONED mode only; the default is on-demand and provisioned capacity is the caller's choice.
 
-  name                        = local.task_table_name
+  name                        = each.value.name
   billing_mode                = var.billing_mode
   read_capacity               = var.read_capacity
   write_capacity              = var.write_capacity
-  hash_key                    = "taskArn"
+  hash_key                    = each.value.key
   deletion_protection_enabled = var.deletion_protection
 
   attribute {
-    name = "taskArn"
-    type = "S"
-  }
-
-  point_in_time_recovery {
-    enabled = var.point_in_time_recovery
-  }
-
-  # DynamoDB always encrypts at rest: with an AWS-owned key by default, with the
-  # customer-managed key when kms_key_arn is given.
-  server_side_encryption {
-    enabled     = var.kms_key_arn != null
-    kms_key_arn = var.kms_key_arn
-  }
-
-  ttl {
-    enabled        = var.ttl_days > 0
-    attribute_name = var.ttl_days > 0 ? "_expiresAt" : ""
-  }
-
-  tags = var.tags
-}
-
-resource "aws_dynamodb_table" "container_instance" {
-  count = local.create_container_instance ? 1 : 0
-  #checkov:skip=CKV_AWS_119:A customer-managed key is opt-in through kms_key_arn; without it DynamoDB still encrypts at rest with an AWS-owned key.
-  #checkov:skip=CKV2_AWS_16:Auto scaling applies to PROVISIONED mode only; the default is on-demand and provisioned capacity is the caller's choice.
-
-  name                        = local.container_instance_table_name
-  billing_mode                = var.billing_mode
-  read_capacity               = var.read_capacity
-  write_capacity              = var.write_capacity
-  hash_key                    = "containerInstanceArn"
-  deletion_protection_enabled = var.deletion_protection
-
-  attribute {
-    name = "containerInstanceArn"
+    name = each.value.key
     type = "S"
   }
 

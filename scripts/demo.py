@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ec2"
 SEED = 20261122
 MALFORMED = 3
-EMULATOR_OVERRIDE = """
+PROVIDER_OVERRIDE = """
 provider "aws" {
   access_key                  = "demo"
   secret_key                  = "demo"
@@ -43,8 +43,10 @@ provider "aws" {
   skip_region_validation      = true
   skip_requesting_account_id  = true
 }
-
-module "ecs_state" {
+"""
+# Lets destroy remove the tables; everything else is the example as written.
+MODULE_OVERRIDE = """
+module "%s" {
   deletion_protection = false
 }
 """
@@ -73,15 +75,22 @@ def tofu_binary() -> str:
 
 
 class LocalExample:
-    """examples/ec2 copied to a temporary directory, pointed at the emulators."""
+    """An example copied to a temporary directory, pointed at the emulators.
 
-    def __init__(self, moto_endpoint: str):
-        self.dir = Path(tempfile.mkdtemp(prefix="ecs-state-demo-"))
-        for source in EXAMPLE.glob("*.tf"):
+    The copy uses this checkout's module by absolute path; an override file adds the
+    emulator's provider settings and turns deletion protection off for destroy.
+    """
+
+    def __init__(self, example: Path, moto_endpoint: str):
+        self.dir = Path(tempfile.mkdtemp(prefix=f"ecs-state-{example.name}-"))
+        modules = []
+        for source in example.glob("*.tf"):
             text = source.read_text()
+            modules += re.findall(r'module\s+"([\w-]+)"\s*{\s*source\s*=\s*"\.\./\.\."', text)
             text = re.sub(r'source\s*=\s*"\.\./\.\."', f'source = "{ROOT}"', text)
             (self.dir / source.name).write_text(text)
-        (self.dir / "emulator_override.tf").write_text(EMULATOR_OVERRIDE)
+        overrides = PROVIDER_OVERRIDE + "".join(MODULE_OVERRIDE % name for name in modules)
+        (self.dir / "emulator_override.tf").write_text(overrides)
         self.env = {
             **os.environ,
             "AWS_ENDPOINT_URL": moto_endpoint,
@@ -109,6 +118,8 @@ class LocalExample:
 
     def apply(self) -> dict:
         self.run("init", "-input=false")
+        self.run("validate")
+        self.run("plan", "-input=false")
         self.applied = True
         self.run("apply", "-auto-approve", "-input=false")
         return {k: v["value"] for k, v in json.loads(self.run("output", "-json")).items()}
@@ -225,7 +236,7 @@ def main() -> int:
     try:
         with moto_server() as moto, dynamodb_local() as local:
             say(f"moto's server on {moto.endpoint}, DynamoDB Local on {local.endpoint}")
-            example = LocalExample(moto.endpoint)
+            example = LocalExample(EXAMPLE, moto.endpoint)
             say(f"applying examples/ec2 to moto with {example.binary} in {example.dir} ...")
             outputs = example.apply()
             function = emulator_client("lambda", moto.endpoint).get_function_configuration(

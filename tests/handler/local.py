@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from ecs_state.config import Settings
 from ecs_state.store import dynamodb_client
 from ecs_state.telemetry import Telemetry
+from tests.conftest import REGION
 
 
 def local_settings(tables: dict) -> Settings:
@@ -22,15 +23,22 @@ def local_settings(tables: dict) -> Settings:
 @contextmanager
 def endpoint_env(endpoint: str):
     """Point boto3's default configuration at DynamoDB Local the way a user would."""
-    previous = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    wanted = {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    previous = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class RequestCounter:

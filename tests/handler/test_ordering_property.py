@@ -22,11 +22,11 @@ def delivery_streams(draw):
     """(resource index, version) pairs: every version at least once, some twice, any order."""
     resources = draw(st.integers(min_value=1, max_value=4))
     versions = {
-        index: draw(st.lists(st.integers(0, 30), min_size=1, max_size=6, unique=True))
+        index: draw(st.lists(st.integers(0, 30), min_size=1, max_size=5, unique=True))
         for index in range(resources)
     }
     deliveries = [(index, version) for index, vs in versions.items() for version in vs]
-    duplicates = draw(st.lists(st.sampled_from(deliveries), max_size=8))
+    duplicates = draw(st.lists(st.sampled_from(deliveries), max_size=6))
     return draw(st.permutations(deliveries + duplicates))
 
 

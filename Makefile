@@ -1,0 +1,57 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs
+# (tools/bootstrap.sh, idempotent, caches under $(ECS_STATE_CACHE)), then runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export ECS_STATE_CACHE ?= $(HOME)/.cache/ecs-state
+export PYTHONDONTWRITEBYTECODE := 1
+# Every command below runs with the toolchain bootstrap.sh installed on PATH.
+WITH_TOOLS := source "$(ECS_STATE_CACHE)/env.sh" &&
+TF_DIRS := . $(wildcard examples/*)
+
+.PHONY: help tools test lint unit demo bench redrive docs clean-cache
+
+help:
+	@echo "make test     install what is missing, then run every gate and test tier"
+	@echo "make demo     apply examples/ec2 to local emulators and process 500+ ECS events"
+	@echo "make bench    benchmark against the read-then-write baseline"
+	@echo "make redrive  QUEUE_URL=... FUNCTION_NAME=... replays the dead-letter queue"
+	@echo "make docs     regenerate the README's inputs and outputs tables"
+
+tools:
+	bash tools/bootstrap.sh all
+
+test: tools
+	$(MAKE) --no-print-directory lint
+	$(WITH_TOOLS) pytest
+
+lint:
+	$(WITH_TOOLS) tofu fmt -check -recursive -diff
+	$(WITH_TOOLS) for dir in $(TF_DIRS); do \
+	  echo "tofu validate $$dir"; \
+	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir=$$dir init -backend=false -input=false -no-color >/dev/null; \
+	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir=$$dir validate -no-color; \
+	done
+	$(WITH_TOOLS) ruff check . && ruff format --check .
+	$(WITH_TOOLS) checkov --directory . --framework terraform --quiet --compact \
+	  --skip-path examples --skip-path tests
+	$(WITH_TOOLS) terraform-docs markdown table --output-file README.md --output-mode inject \
+	  --output-check .
+
+demo: tools
+	$(WITH_TOOLS) python -m scripts.demo
+
+bench: tools
+	$(WITH_TOOLS) python -m bench.run
+
+redrive: tools
+	@test -n "$(QUEUE_URL)" && test -n "$(FUNCTION_NAME)" || \
+	  { echo "usage: make redrive QUEUE_URL=<dead-letter queue URL> FUNCTION_NAME=<function>"; exit 2; }
+	$(WITH_TOOLS) python -m scripts.redrive --queue-url "$(QUEUE_URL)" --function-name "$(FUNCTION_NAME)"
+
+docs: tools
+	$(WITH_TOOLS) terraform-docs markdown table --output-file README.md --output-mode inject .
+
+clean-cache:
+	rm -rf "$(ECS_STATE_CACHE)"
