@@ -34,7 +34,8 @@ locals {
     length(var.cluster_arns) > 0 ? { detail = { clusterArn = var.cluster_arns } } : {},
   )
 
-  # Only the package's Python sources go into the zip: no caches, no tests.
+  # Only the package's Python sources go into the zip: no caches, no tests. They are added
+  # as content, so neither file modes nor timestamps of the checkout change the hash.
   function_sources = sort(fileset("${path.module}/function", "ecs_state/*.py"))
 }
 
@@ -81,9 +82,8 @@ resource "aws_dynamodb_table" "this" {
 # Function
 # ---------------------------------------------------------------------------------------
 data "archive_file" "function" {
-  type             = "zip"
-  output_path      = "${path.root}/.terraform/ecs-state/${var.name}.zip"
-  output_file_mode = "0644"
+  type        = "zip"
+  output_path = "${path.root}/.terraform/ecs-state/${var.name}.zip"
 
   dynamic "source" {
     for_each = local.function_sources

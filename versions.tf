@@ -11,8 +11,9 @@ terraform {
     }
     archive = {
       source = "hashicorp/archive"
-      # 2.2: output_file_mode, so the zip and its hash do not depend on the umask.
-      version = ">= 2.2"
+      # The module uses archive_file with `source` blocks (content and filename) only,
+      # which every release since 1.x supports; 1.3.0 is the oldest release tested.
+      version = ">= 1.3"
     }
   }
 }
