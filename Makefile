@@ -34,10 +34,9 @@ lint:
 	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir=$$dir validate -no-color; \
 	done
 	$(WITH_TOOLS) ruff check . && ruff format --check .
-	$(WITH_TOOLS) checkov --directory . --framework terraform --quiet --compact \
+	$(WITH_TOOLS) checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path examples --skip-path tests
-	$(WITH_TOOLS) terraform-docs markdown table --output-file README.md --output-mode inject \
-	  --output-check .
+	$(WITH_TOOLS) terraform-docs --output-check .
 
 demo: tools
 	$(WITH_TOOLS) python -m scripts.demo
@@ -51,7 +50,7 @@ redrive: tools
 	$(WITH_TOOLS) python -m scripts.redrive --queue-url "$(QUEUE_URL)" --function-name "$(FUNCTION_NAME)"
 
 docs: tools
-	$(WITH_TOOLS) terraform-docs markdown table --output-file README.md --output-mode inject .
+	$(WITH_TOOLS) terraform-docs .
 
 clean-cache:
 	rm -rf "$(ECS_STATE_CACHE)"
