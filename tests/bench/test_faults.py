@@ -27,8 +27,8 @@ from tests.handler.local import handler_client, local_settings, quiet_telemetry
 pytestmark = pytest.mark.dynamodb_local
 
 LAMBDA_RETRIES = 2  # the module's default lambda_maximum_retry_attempts
-# botocore standard mode: pause before retry i is rand(0, 1) * scale * 2 ** (i - 1), with
-# scale 1 s after throttling and 25 ms after other errors on DynamoDB.
+# botocore standard mode: pause before retry i is rand(0, 1) * min(scale * 2 ** (i - 1), 20 s),
+# with scale 1 s after throttling and 25 ms after other errors on DynamoDB.
 BACKOFF_SCALE = {
     faults.THROUGHPUT_EXCEEDED: 1.0,
     faults.THROTTLING: 1.0,
@@ -103,10 +103,10 @@ def test_every_attempt_failing_retries_with_backoff_then_raises(local_tables, ba
     ]
     assert result.outcomes == {}
 
-    # Exponential backoff with full jitter: pause i is at most scale * 2 ** (i - 1).
+    # Exponential backoff with full jitter: pause i is at most min(scale * 2 ** (i - 1), 20 s).
     retries = attempts - 1
     assert len(backoff) == retries * (1 + LAMBDA_RETRIES)
-    caps = [BACKOFF_SCALE[kind] * 2 ** (i % retries) for i in range(len(backoff))]
+    caps = [min(BACKOFF_SCALE[kind] * 2 ** (i % retries), 20.0) for i in range(len(backoff))]
     assert all(0 <= pause <= cap for pause, cap in zip(backoff, caps, strict=True))
     assert sum(backoff) > 0
 
