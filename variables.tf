@@ -210,9 +210,9 @@ variable "memory_size" {
 }
 
 variable "timeout" {
-  description = "Function timeout in seconds. It covers DynamoDB retries with backoff."
+  description = "Function timeout in seconds. The default covers the worst case of the function's DynamoDB retries (5 attempts with backoff), so an exhausted invocation fails with an error rather than a timeout."
   type        = number
-  default     = 30
+  default     = 60
 
   validation {
     condition     = var.timeout >= 3 && var.timeout <= 900 && floor(var.timeout) == var.timeout

@@ -14,13 +14,18 @@ from ecs_state.config import Settings
 def dynamodb_client(settings: Settings) -> Any:
     """A DynamoDB client with bounded standard-mode retries.
 
+    `total_max_attempts` counts the first try too (botocore's `max_attempts` would count
+    retries only). With 5 attempts, 2 s to connect and 3 s to read, the worst case is
+    about 5 x 5 s plus at most 15 s of backoff: inside the module's 60 s default timeout,
+    so an exhausted invocation raises instead of timing out.
+
     boto3's default configuration chain is otherwise untouched, so region, credentials
     and AWS_ENDPOINT_URL_DYNAMODB (a local emulator) come from the environment.
     """
     config = Config(
-        retries={"mode": "standard", "max_attempts": settings.dynamodb_max_attempts},
-        connect_timeout=3,
-        read_timeout=5,
+        retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
+        connect_timeout=2,
+        read_timeout=3,
     )
     return boto3.client("dynamodb", config=config)
 

@@ -76,3 +76,12 @@ def test_handler_fails_at_start_on_unknown_launch_type():
     )
     assert result.returncode != 0
     assert "ConfigError: LAUNCH_TYPE must be one of EC2, FARGATE, got 'EXTERNAL'" in result.stderr
+
+
+def test_client_uses_standard_retries_with_bounded_total_attempts(monkeypatch):
+    from ecs_state.store import dynamodb_client
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+    client = dynamodb_client(Settings.from_env({**BASE, "DYNAMODB_MAX_ATTEMPTS": "4"}))
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert client.meta.endpoint_url == "http://127.0.0.1:1", "the default chain's endpoint is kept"
