@@ -22,9 +22,13 @@ help:
 tools:
 	bash tools/bootstrap.sh all
 
+# Module and example applies mostly wait on the aws provider's SQS propagation checks
+# (about 25 s per queue resource, 45 s per deletion), so tests run in 4 processes.
+PYTEST_WORKERS ?= 4
+
 test: tools
 	$(MAKE) --no-print-directory lint
-	$(WITH_TOOLS) pytest
+	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary "$$TOFU_BIN"
 
 lint:
 	$(WITH_TOOLS) tofu fmt -check -recursive -diff
@@ -44,7 +48,8 @@ demo: tools
 bench: tools
 	$(WITH_TOOLS) python -m bench.run
 
-redrive: tools
+redrive:
+	bash tools/bootstrap.sh venv
 	@test -n "$(QUEUE_URL)" && test -n "$(FUNCTION_NAME)" || \
 	  { echo "usage: make redrive QUEUE_URL=<dead-letter queue URL> FUNCTION_NAME=<function>"; exit 2; }
 	$(WITH_TOOLS) python -m scripts.redrive --queue-url "$(QUEUE_URL)" --function-name "$(FUNCTION_NAME)"

@@ -8,12 +8,22 @@ tests are reported as skipped with that same reason.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import boto3
 import pytest
 
 REGION = "us-east-1"
+
+
+def pytest_configure(config):
+    # pytest-terraform refuses to start without a binary; tell it about a missing one here
+    # so the module tier can report it as SKIPPED instead of breaking every other tier.
+    if not (
+        config.getoption("dest_tf_binary") or shutil.which("tofu") or shutil.which("terraform")
+    ):
+        config.option.dest_tf_binary = "tofu-not-installed"
 
 
 def skip_or_fail(tier: str, reason: str) -> None:
@@ -107,3 +117,26 @@ def local_tables(dynamodb_local):
         "task": create_table(client, f"tasks-{suffix}", "taskArn"),
         "container_instance": create_table(client, f"instances-{suffix}", "containerInstanceArn"),
     }
+
+
+@pytest.fixture(scope="session")
+def moto(request, moto_server):
+    """moto's server for `tofu apply`, once a tofu binary and the provider mirror are there."""
+    binary = (
+        request.config.getoption("dest_tf_binary")
+        or shutil.which("tofu")
+        or shutil.which("terraform")
+    )
+    if not binary or not shutil.which(binary):
+        skip_or_fail("module", "no tofu or terraform binary (run `make tools` or put one on PATH)")
+    if (
+        not os.environ.get("TF_CLI_CONFIG_FILE")
+        and os.environ.get("ECS_STATE_USE_SYSTEM_TF") != "1"
+    ):
+        skip_or_fail(
+            "module",
+            "TF_CLI_CONFIG_FILE is not set: the offline provider mirror is not configured "
+            "(run through `make test`, or set ECS_STATE_USE_SYSTEM_TF=1 to use the public "
+            "registry)",
+        )
+    return moto_server

@@ -42,7 +42,6 @@ class Aws:
         self.events = client("events")
         self.sqs = client("sqs")
         self.logs = client("logs")
-        self.cloudwatch = client("cloudwatch")
 
     def table(self, name: str) -> dict:
         return self.dynamodb.describe_table(TableName=name)["Table"]
@@ -87,10 +86,6 @@ class Aws:
                 for g in self.logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}")[
                     "logGroups"
                 ]
-            ],
-            "alarms": [
-                a["AlarmName"]
-                for a in self.cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
             ],
         }
         return {kind: names for kind, names in found.items() if names}

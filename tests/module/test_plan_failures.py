@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -81,6 +82,32 @@ def test_bad_variables_fail_the_plan_with_a_clear_message(planner, variables, me
     assert result.returncode != 0, result.stdout
     assert "Invalid value for variable" in flat(result.stderr)
     assert message in flat(result.stderr), result.stderr
+
+
+def test_alarms_are_planned_with_their_topics(planner, tmp_path):
+    """moto 5.2.5 does not serve the protocol the aws provider now uses for CloudWatch, so
+    the optional alarms are checked in the plan instead of being applied."""
+    plan_file = tmp_path / "alarms.plan"
+    result = planner("create_alarms=true", out=plan_file)
+    assert result.returncode == 0, result.stderr
+    changes = json.loads(planner.show(plan_file))["resource_changes"]
+    alarms = {
+        c["change"]["after"]["alarm_name"]: c["change"]["after"]
+        for c in changes
+        if c["type"] == "aws_cloudwatch_metric_alarm"
+    }
+    assert set(alarms) == {"t-validation-ecs-state-errors", "t-validation-ecs-state-dlq-messages"}
+    errors = alarms["t-validation-ecs-state-errors"]
+    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": "t-validation-ecs-state"}
+    queue = alarms["t-validation-ecs-state-dlq-messages"]
+    assert queue["dimensions"] == {"QueueName": "t-validation-ecs-state-dlq"}
+    for alarm in alarms.values():
+        assert (
+            alarm["alarm_actions"]
+            == alarm["ok_actions"]
+            == ["arn:aws:sns:us-east-1:123456789012:ops"]
+        )
 
 
 def test_good_variables_plan(planner):

@@ -6,14 +6,12 @@ variable "deletion_protection" {
 module "ecs_state" {
   source = "../../../.."
 
-  name                 = "t-ec2"
-  launch_type          = "EC2"
-  cluster_arns         = ["arn:aws:ecs:us-east-1:123456789012:cluster/default"]
-  ttl_days             = 30
-  deletion_protection  = var.deletion_protection
-  create_alarms        = true
-  alarm_sns_topic_arns = ["arn:aws:sns:us-east-1:123456789012:ops"]
-  tags                 = { team = "platform" }
+  name                = "t-ec2"
+  launch_type         = "EC2"
+  cluster_arns        = ["arn:aws:ecs:us-east-1:123456789012:cluster/default"]
+  ttl_days            = 30
+  deletion_protection = var.deletion_protection
+  tags                = { team = "platform" }
 }
 
 output "module" {

@@ -29,6 +29,11 @@ variable "create_dead_letter_queue" {
   default = true
 }
 
+variable "create_alarms" {
+  type    = bool
+  default = false
+}
+
 module "ecs_state" {
   source = "../../../.."
 
@@ -39,4 +44,6 @@ module "ecs_state" {
   container_instance_table_name = var.container_instance_table_name
   billing_mode                  = var.billing_mode
   create_dead_letter_queue      = var.create_dead_letter_queue
+  create_alarms                 = var.create_alarms
+  alarm_sns_topic_arns          = ["arn:aws:sns:us-east-1:123456789012:ops"]
 }

@@ -1,0 +1,1 @@
+"""Offline toolchain of the project: see tools/README.md."""

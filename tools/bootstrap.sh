@@ -1,0 +1,669 @@
+#!/usr/bin/env bash
+# Installs this project's offline toolchain into a cache outside the checkout and
+# writes $ECS_STATE_CACHE/env.sh. Safe to run again: every step first looks for its
+# result in the cache (keyed by version) and does nothing when it is there.
+#
+#   tools/bootstrap.sh [STEP...]        default: all
+#
+# Steps:
+#   venv            Python 3.11 environment from tools/requirements.txt (+ checkov's own)
+#   tofu            OpenTofu, built from source with the Go toolchain
+#   terraform       HashiCorp Terraform, built from source (an alternative; not in `all`)
+#   providers       hashicorp/aws and hashicorp/archive, built from source into the
+#                   filesystem mirror that env.sh's CLI configuration points at
+#   dynamodb-local  DynamoDB Local and its native SQLite library, from Maven Central
+#   event-ruler     EventBridge's matching engine (event-ruler), from Maven Central, that
+#                   the module tests use to check the rule's event pattern
+#   docs            terraform-docs
+#   lint            tflint and tflint-ruleset-terraform (optional: a failure only warns)
+#   all             venv tofu providers dynamodb-local event-ruler docs lint
+#   env             only (re)write env.sh
+#   status          print what is installed, build nothing
+#
+# Environment:
+#   ECS_STATE_CACHE          cache root (default ~/.cache/ecs-state)
+#   TF_BIN                   use this tofu or terraform binary instead of building OpenTofu
+#   ECS_STATE_USE_SYSTEM_TF  1: use TF_BIN, or tofu/terraform from PATH, as it is: no
+#                            OpenTofu build, no provider build, no CLI configuration (the
+#                            CLI installs providers from the public registry itself)
+#   ECS_STATE_PYTHON         Python 3.11 interpreter for the venv (default: python3.11)
+#
+# Needs: bash, Go 1.26 or newer, Java 17 and Maven, Python 3.11, flock, sha256sum.
+# See tools/README.md for what is built, where it goes and how long it takes.
+set -euo pipefail
+
+TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${ECS_STATE_CACHE:-$HOME/.cache/ecs-state}
+
+# ---- pins (a new version is a new cache key) --------------------------------------
+# OpenTofu, Terraform, terraform-docs and the archive provider are pinned in the
+# build-only Go modules tools/go/*/go.mod.
+AWS_PROVIDER_MODULE=github.com/hashicorp/terraform-provider-aws
+# main at 2026-06-02, just after the v6.47.0 tag; its version/VERSION says 6.47.1.
+# The module path has no /v6 suffix, so Go addresses the commit by a pseudo-version.
+AWS_PROVIDER_PSEUDO_VERSION=v1.60.1-0.20260602190131-5f2286d6d836
+AWS_PROVIDER_VERSION=6.47.1
+ARCHIVE_PROVIDER_MODULE=github.com/terraform-providers/terraform-provider-archive
+DYNAMODB_LOCAL_VERSION=2.6.1
+EVENT_RULER_VERSION=1.8.1
+MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+TFLINT_VERSION=v0.64.0
+# v0.15.0 is the ruleset tflint v0.64.0 bundles; v0.16+ needs a newer Go than 1.26.8.
+TFLINT_RULESET_TERRAFORM_VERSION=v0.15.0
+PYTHON_VERSION=3.11
+PIP_VERSION=26.3
+
+MIRROR_HOSTS=(registry.opentofu.org registry.terraform.io)
+
+# ---- helpers ----------------------------------------------------------------------
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+die() {
+  printf 'bootstrap: error: %s\n' "$*" >&2
+  exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+platform() {
+  local os arch
+  os=$(go env GOOS 2>/dev/null || uname -s | tr '[:upper:]' '[:lower:]')
+  arch=$(go env GOARCH 2>/dev/null || true)
+  if [[ -z $arch ]]; then
+    case $(uname -m) in
+      x86_64) arch=amd64 ;;
+      aarch64 | arm64) arch=arm64 ;;
+      *) arch=$(uname -m) ;;
+    esac
+  fi
+  printf '%s_%s\n' "$os" "$arch"
+}
+
+# Runs "$@" with its output in $CACHE/logs/<name>.log, measured by /usr/bin/time -v
+# when it is installed, and appends the wall time to $CACHE/logs/timings.log.
+run_logged() {
+  local name=$1
+  shift
+  local log="$CACHE/logs/$name.log" start end status=0
+  mkdir -p "$CACHE/logs"
+  start=$(date +%s)
+  say "$name: running (log: $log)"
+  if [[ -x /usr/bin/time ]]; then
+    /usr/bin/time -v "$@" >"$log" 2>&1 || status=$?
+  else
+    "$@" >"$log" 2>&1 || status=$?
+  fi
+  end=$(date +%s)
+  printf '%s %s %ss exit=%s\n' "$(date -u +%FT%TZ)" "$name" "$((end - start))" "$status" \
+    >>"$CACHE/logs/timings.log"
+  if ((status != 0)); then
+    tail -n 30 "$log" >&2
+    die "$name failed (exit $status); full log: $log"
+  fi
+  say "$name: done in $((end - start)) s"
+}
+
+# Serialises a step across concurrent bootstrap runs: the second one waits, then
+# finds the first one's result in the cache.
+with_lock() {
+  local name=$1 fd
+  shift
+  mkdir -p "$CACHE/locks"
+  if have flock; then
+    exec {fd}>"$CACHE/locks/$name.lock"
+    flock "$fd"
+    "$@"
+    exec {fd}>&-
+  else
+    "$@"
+  fi
+}
+
+# The version a tools/go/<dir>/go.mod requires for <module>.
+pinned_version() {
+  local gomod="$TOOLS_DIR/go/$1/go.mod" module=$2
+  awk -v m="$module" '($1 == "require" && $2 == m) { print $3; exit } ($1 == m) { print $2; exit }' \
+    "$gomod"
+}
+
+need_go() {
+  have go || die "Go is needed to build $1 (Go 1.26 or newer; the machine's toolchain, none is downloaded)"
+}
+
+# Builds a command from one of the build-only modules in tools/go/<dir>, in a copy
+# under $CACHE/build so the checkout stays untouched. Go builds here never fetch a
+# toolchain (GOTOOLCHAIN=local: that would be a prebuilt binary).
+build_wrapper() {
+  local dir=$1 version=$2 package=$3 out=$4 ldflags=$5
+  local work="$CACHE/build/$dir-$version"
+  rm -rf "$work"
+  mkdir -p "$work" "$(dirname "$out")"
+  cp "$TOOLS_DIR/go/$dir/go.mod" "$TOOLS_DIR/go/$dir/go.sum" "$TOOLS_DIR/go/$dir/tools.go" "$work/"
+  (
+    cd "$work"
+    run_logged "$dir-$version" env GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+      go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$package"
+  )
+  mv -f "$out.tmp" "$out"
+  rm -rf "$work"
+}
+
+# `go install module/cmd@version` into a versioned cache directory.
+go_install() {
+  local name=$1 target=$2 out_dir=$3
+  shift 3
+  local work="$CACHE/build/$name"
+  rm -rf "$work"
+  mkdir -p "$work/bin" "$out_dir"
+  run_logged "$name" env GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 GOBIN="$work/bin" \
+    go install -trimpath "$@" "$target"
+  mv -f "$work/bin/"* "$out_dir/"
+  rm -rf "$work"
+}
+
+link_bin() {
+  mkdir -p "$CACHE/bin"
+  ln -sfn "$2" "$CACHE/bin/$1"
+}
+
+system_tf() { [[ ${ECS_STATE_USE_SYSTEM_TF:-0} == 1 ]]; }
+
+# ---- venv -------------------------------------------------------------------------
+find_python() {
+  local candidate
+  for candidate in "${ECS_STATE_PYTHON:-}" "python$PYTHON_VERSION" python3; do
+    if [[ -z $candidate ]] || ! have "$candidate"; then
+      continue
+    fi
+    if "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != (${PYTHON_VERSION/./, }))" \
+      2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  die "Python $PYTHON_VERSION is needed for the venv (set ECS_STATE_PYTHON to its path)"
+}
+
+venv_key() { # requirements file -> cache key
+  { cat "$1"; printf 'python %s pip %s\n' "$PYTHON_VERSION" "$PIP_VERSION"; } |
+    sha256sum | cut -c1-16
+}
+venv_path() { printf '%s/venv/py%s-%s\n' "$CACHE" "$PYTHON_VERSION" "$(venv_key "$TOOLS_DIR/requirements.txt")"; }
+checkov_venv_path() {
+  printf '%s/venv-checkov/py%s-%s\n' "$CACHE" "$PYTHON_VERSION" \
+    "$(venv_key "$TOOLS_DIR/requirements-checkov.txt")"
+}
+
+make_venv() { # target requirements
+  local target=$1 requirements=$2 python
+  if [[ -f $target/.complete ]]; then
+    say "venv: $target (cached)"
+    return 0
+  fi
+  python=$(find_python)
+  rm -rf "$target"
+  mkdir -p "$(dirname "$target")"
+  "$python" -m venv "$target"
+  # --no-deps: the file pins every package, so nothing unpinned can slip in, and
+  # `pip check` proves the pins are complete and consistent.
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+  run_logged "$(basename "$(dirname "$target")")-$(basename "$target")" bash -c '
+    set -euo pipefail
+    "$1/bin/python" -m pip install --quiet --disable-pip-version-check "pip==$2"
+    "$1/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$3"
+    "$1/bin/python" -m pip check
+  ' _ "$target" "$PIP_VERSION" "$requirements"
+  touch "$target/.complete"
+  say "venv: $target"
+}
+
+step_venv() {
+  local venv checkov_venv
+  venv=$(venv_path)
+  checkov_venv=$(checkov_venv_path)
+  with_lock venv make_venv "$venv" "$TOOLS_DIR/requirements.txt"
+  with_lock venv-checkov make_venv "$checkov_venv" "$TOOLS_DIR/requirements-checkov.txt"
+  ln -sfn "$checkov_venv/bin/checkov" "$venv/bin/checkov"
+}
+
+# ---- OpenTofu / Terraform ----------------------------------------------------------
+opentofu_version() { pinned_version opentofu github.com/opentofu/opentofu; }
+terraform_version() { pinned_version terraform github.com/hashicorp/terraform; }
+built_tofu() { printf '%s/opentofu/%s/tofu\n' "$CACHE" "$(opentofu_version)"; }
+built_terraform() { printf '%s/terraform/%s/terraform\n' "$CACHE" "$(terraform_version)"; }
+
+# The CLI that tests and the Makefile use, as chosen by TF_BIN / ECS_STATE_USE_SYSTEM_TF.
+absolute_command() { # a command name or path -> absolute path
+  local path=$1
+  [[ $path == */* ]] || path=$(command -v "$path") || return 1
+  printf '%s/%s\n' "$(cd "$(dirname "$path")" && pwd)" "$(basename "$path")"
+}
+
+selected_tf_bin() {
+  if [[ -n ${TF_BIN:-} ]]; then
+    absolute_command "$TF_BIN" || printf '%s\n' "$TF_BIN"
+  elif system_tf; then
+    local name found
+    for name in tofu terraform; do
+      # Skip our own links in $CACHE/bin: "system" means the user's own CLI.
+      found=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$CACHE/bin" | paste -sd:) \
+        command -v "$name" || true)
+      if [[ -n $found ]]; then
+        printf '%s\n' "$found"
+        return 0
+      fi
+    done
+    return 1
+  else
+    built_tofu
+  fi
+}
+
+cli_version() { # first "OpenTofu vX" / "Terraform vX" line, ignoring CLI-config warnings
+  "$1" version 2>/dev/null | grep -m 1 -E '^(OpenTofu|Terraform) v' || echo "version unknown"
+}
+
+build_opentofu() {
+  local version out
+  version=$(opentofu_version)
+  out=$(built_tofu)
+  if [[ -x $out ]]; then
+    say "tofu: $out (cached)"
+    return 0
+  fi
+  need_go "OpenTofu"
+  build_wrapper opentofu "$version" github.com/opentofu/opentofu/cmd/tofu "$out" \
+    "-s -w -X github.com/opentofu/opentofu/version.dev=no"
+  say "tofu: $out ($(cli_version "$out"))"
+}
+
+step_tofu() {
+  local chosen
+  if [[ -n ${TF_BIN:-} ]] || system_tf; then
+    chosen=$(selected_tf_bin) || die "ECS_STATE_USE_SYSTEM_TF=1 but no tofu or terraform on PATH"
+    [[ -x $chosen ]] || die "TF_BIN=$chosen is not an executable"
+    say "tofu: using $chosen as it is ($(cli_version "$chosen"))"
+  else
+    with_lock opentofu build_opentofu
+    chosen=$(built_tofu)
+  fi
+  # `tofu` on PATH is the selected CLI, whichever it is, so the Makefile and
+  # pytest-terraform (which looks for tofu before terraform) use it.
+  link_bin tofu "$chosen"
+}
+
+build_terraform() {
+  local version out
+  version=$(terraform_version)
+  out=$(built_terraform)
+  if [[ -x $out ]]; then
+    say "terraform: $out (cached)"
+    return 0
+  fi
+  need_go "Terraform"
+  build_wrapper terraform "$version" github.com/hashicorp/terraform "$out" \
+    "-s -w -X github.com/hashicorp/terraform/version.dev=no"
+  say "terraform: $out ($(cli_version "$out")); use it with TF_BIN=$out"
+}
+
+step_terraform() { with_lock terraform build_terraform; }
+
+# ---- providers --------------------------------------------------------------------
+aws_provider_binary() {
+  printf '%s/providers/aws/%s/terraform-provider-aws_v%s\n' \
+    "$CACHE" "$AWS_PROVIDER_PSEUDO_VERSION" "$AWS_PROVIDER_VERSION"
+}
+archive_module_version() { pinned_version archive "$ARCHIVE_PROVIDER_MODULE"; }
+archive_provider_version() { archive_module_version | sed 's/^v//'; }
+archive_provider_binary() {
+  printf '%s/providers/archive/%s/terraform-provider-archive_v%s\n' \
+    "$CACHE" "$(archive_module_version)" "$(archive_provider_version)"
+}
+
+build_aws_provider() {
+  local out running work
+  out=$(aws_provider_binary)
+  if [[ -x $out ]]; then
+    say "provider aws: $out (cached)"
+    return 0
+  fi
+  need_go "terraform-provider-aws"
+  # One build needs several GB; a second one at the same time can exhaust memory.
+  running=$(pgrep -f "terraform-provider-aws@$AWS_PROVIDER_PSEUDO_VERSION" || true)
+  [[ -z $running ]] || die "a build of terraform-provider-aws@$AWS_PROVIDER_PSEUDO_VERSION is already \
+running (pid $(echo "$running" | paste -sd,)); run this again when it has finished"
+  say "provider aws: building $AWS_PROVIDER_VERSION from source (tens of minutes, several GB of memory)"
+  work="$CACHE/build/aws-$AWS_PROVIDER_PSEUDO_VERSION"
+  rm -rf "$work"
+  mkdir -p "$work/out" "$(dirname "$out")"
+  # The same command as the reference build: go install of the pseudo-version, the
+  # version stamped into version.ProviderVersion.
+  run_logged "aws-$AWS_PROVIDER_PSEUDO_VERSION" env GOTOOLCHAIN=local GOFLAGS=-mod=mod \
+    GOBIN="$work/out" go install -trimpath \
+    -ldflags "-s -w -X $AWS_PROVIDER_MODULE/version.ProviderVersion=$AWS_PROVIDER_VERSION" \
+    "$AWS_PROVIDER_MODULE@$AWS_PROVIDER_PSEUDO_VERSION"
+  mv -f "$work/out/terraform-provider-aws" "$out"
+  rm -rf "$work"
+  say "provider aws: $out"
+}
+
+build_archive_provider() {
+  local out
+  out=$(archive_provider_binary)
+  if [[ -x $out ]]; then
+    say "provider archive: $out (cached)"
+    return 0
+  fi
+  need_go "terraform-provider-archive"
+  build_wrapper archive "$(archive_module_version)" "$ARCHIVE_PROVIDER_MODULE" "$out" "-s -w"
+  say "provider archive: $out"
+}
+
+# Lays the filesystem mirror out as <host>/hashicorp/<name>/<version>/<os_arch>/ for
+# both default registries, so a module's `source = "hashicorp/aws"` resolves offline
+# under OpenTofu and Terraform alike. Only the versions pinned here stay listed.
+mirror_provider() {
+  local name=$1 version=$2 binary=$3 host dir
+  for host in "${MIRROR_HOSTS[@]}"; do
+    rm -rf "$CACHE/mirror/$host/hashicorp/$name"
+    dir="$CACHE/mirror/$host/hashicorp/$name/$version/$(platform)"
+    mkdir -p "$dir"
+    ln -sfn "$binary" "$dir/terraform-provider-${name}_v$version"
+  done
+}
+
+mirror_all() {
+  mirror_provider aws "$AWS_PROVIDER_VERSION" "$(aws_provider_binary)"
+  mirror_provider archive "$(archive_provider_version)" "$(archive_provider_binary)"
+}
+
+write_cli_config() {
+  local config="$CACHE/tf-cli-config.tfrc" patterns="" host
+  for host in "${MIRROR_HOSTS[@]}"; do
+    patterns+="${patterns:+, }\"$host/hashicorp/*\""
+  done
+  mkdir -p "$CACHE/mirror"
+  cat >"$config.tmp" <<EOF
+# Written by tools/bootstrap.sh. hashicorp/* providers come only from the local
+# filesystem mirror (built from source); anything else is installed as usual.
+disable_checkpoint = true
+
+provider_installation {
+  filesystem_mirror {
+    path    = "$CACHE/mirror"
+    include = [$patterns]
+  }
+  direct {
+    exclude = [$patterns]
+  }
+}
+EOF
+  mv -f "$config.tmp" "$config"
+}
+
+step_providers() {
+  if system_tf; then
+    say "providers: skipped (ECS_STATE_USE_SYSTEM_TF=1: the CLI installs them from its registry)"
+    return 0
+  fi
+  with_lock provider-aws build_aws_provider
+  with_lock provider-archive build_archive_provider
+  with_lock mirror mirror_all
+  write_cli_config
+  say "providers: mirror $CACHE/mirror (aws $AWS_PROVIDER_VERSION, archive $(archive_provider_version))"
+}
+
+# ---- DynamoDB Local ---------------------------------------------------------------
+dynamodb_local_dir() { printf '%s/dynamodb-local/%s\n' "$CACHE" "$DYNAMODB_LOCAL_VERSION"; }
+
+java_major() {
+  java -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit }'
+}
+
+# DynamoDB Local's own jar names its libraries by the names of its zip distribution;
+# Maven's names differ, so a small launcher jar carries a Class-Path with Maven's.
+write_launcher_jar() {
+  local dir=$1
+  python3 - "$dir" <<'EOF'
+import os, sys, zipfile
+
+directory = sys.argv[1]
+lib = "DynamoDBLocal_lib"
+jars = sorted(f for f in os.listdir(os.path.join(directory, lib)) if f.endswith(".jar"))
+
+
+def wrap(line: str) -> bytes:  # manifest lines are at most 72 bytes
+    data = line.encode()
+    out = [data[:72]]
+    data = data[72:]
+    while data:
+        out.append(b" " + data[:71])
+        data = data[71:]
+    return b"\r\n".join(out) + b"\r\n"
+
+
+manifest = b"".join(
+    [
+        wrap("Manifest-Version: 1.0"),
+        wrap("Main-Class: com.amazonaws.services.dynamodbv2.local.main.ServerRunner"),
+        wrap("Class-Path: " + " ".join(f"{lib}/{jar}" for jar in jars)),
+    ]
+) + b"\r\n"
+target = os.path.join(directory, "DynamoDBLocal.jar")
+with zipfile.ZipFile(target + ".tmp", "w") as archive:
+    archive.writestr("META-INF/MANIFEST.MF", manifest)
+os.replace(target + ".tmp", target)
+EOF
+}
+
+# Starts it in memory on a free loopback port and waits for an HTTP answer.
+smoke_test_dynamodb_local() {
+  local dir=$1 port pid ok=0 i
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  (cd "$dir" && exec java "-Djava.library.path=$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    -inMemory -disableTelemetry -port "$port") >"$CACHE/logs/dynamodb-local-smoke.log" 2>&1 &
+  pid=$!
+  for i in $(seq 1 300); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+      ok=1
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$dir/dynamodb-local-metadata.json"
+  ((ok)) || die "DynamoDB Local did not start; see $CACHE/logs/dynamodb-local-smoke.log"
+  say "dynamodb-local: answered on 127.0.0.1:$port after $((i / 5)) s (java $(java_major))"
+}
+
+fetch_dynamodb_local() {
+  local dir work major
+  dir=$(dynamodb_local_dir)
+  if [[ -f $dir/.complete ]]; then
+    say "dynamodb-local: $dir (cached)"
+    return 0
+  fi
+  have java || die "java is needed for DynamoDB Local (Java 17+; Debian: openjdk-17-jre-headless)"
+  have mvn || die "mvn is needed to fetch DynamoDB Local from Maven Central (Debian: maven)"
+  major=$(java_major)
+  ((major >= 17)) || die "DynamoDB Local needs Java 17 or newer; java is $major"
+  work="$dir.tmp"
+  rm -rf "$work"
+  mkdir -p "$work"
+  cp "$TOOLS_DIR/dynamodb-local/pom.xml" "$work/pom.xml"
+  run_logged "dynamodb-local-$DYNAMODB_LOCAL_VERSION" mvn -B -f "$work/pom.xml" \
+    "-Ddynamodb.local.version=$DYNAMODB_LOCAL_VERSION" \
+    "$MAVEN_DEPENDENCY_PLUGIN:copy-dependencies" \
+    "-DoutputDirectory=$work/DynamoDBLocal_lib" -DincludeScope=runtime
+  ls "$work/DynamoDBLocal_lib"/libsqlite4java-linux-amd64-*.so >/dev/null 2>&1 ||
+    die "the sqlite4java native library for linux amd64 is missing from $work/DynamoDBLocal_lib"
+  write_launcher_jar "$work"
+  rm -f "$work/pom.xml"
+  rm -rf "$dir"
+  mv "$work" "$dir"
+  smoke_test_dynamodb_local "$dir"
+  touch "$dir/.complete"
+  say "dynamodb-local: $dir"
+}
+
+step_dynamodb_local() { with_lock dynamodb-local fetch_dynamodb_local; }
+
+event_ruler_dir() { printf '%s/event-ruler/%s\n' "$CACHE" "$EVENT_RULER_VERSION"; }
+
+fetch_event_ruler() {
+  local dir work
+  dir=$(event_ruler_dir)
+  if [[ -f $dir/.complete ]]; then
+    say "event-ruler: $dir (cached)"
+    return 0
+  fi
+  have mvn || die "mvn is needed to fetch event-ruler from Maven Central (Debian: maven)"
+  work="$dir.tmp"
+  rm -rf "$work"
+  mkdir -p "$work/jars"
+  cp "$TOOLS_DIR/event-ruler/pom.xml" "$work/pom.xml"
+  run_logged "event-ruler-$EVENT_RULER_VERSION" mvn -B -f "$work/pom.xml" \
+    "-Devent.ruler.version=$EVENT_RULER_VERSION" \
+    "$MAVEN_DEPENDENCY_PLUGIN:copy-dependencies" \
+    "-DoutputDirectory=$work/jars" -DincludeScope=runtime
+  rm -rf "$dir"
+  mv "$work/jars" "$dir"
+  rm -rf "$work"
+  touch "$dir/.complete"
+  say "event-ruler: $dir"
+}
+
+step_event_ruler() { with_lock event-ruler fetch_event_ruler; }
+
+# ---- terraform-docs, tflint -------------------------------------------------------
+terraform_docs_version() { pinned_version terraform-docs github.com/terraform-docs/terraform-docs; }
+terraform_docs_binary() { printf '%s/terraform-docs/%s/terraform-docs\n' "$CACHE" "$(terraform_docs_version)"; }
+
+build_terraform_docs() {
+  local out
+  out=$(terraform_docs_binary)
+  if [[ ! -x $out ]]; then
+    need_go "terraform-docs"
+    build_wrapper terraform-docs "$(terraform_docs_version)" \
+      github.com/terraform-docs/terraform-docs "$out" "-s -w"
+  fi
+  link_bin terraform-docs "$out"
+  say "terraform-docs: $out"
+}
+step_docs() { with_lock terraform-docs build_terraform_docs; }
+
+tflint_plugin_dir() { printf '%s/tflint/plugins-%s\n' "$CACHE" "$TFLINT_RULESET_TERRAFORM_VERSION"; }
+
+build_tflint() {
+  local out_dir="$CACHE/tflint/$TFLINT_VERSION" plugin_dir
+  plugin_dir=$(tflint_plugin_dir)
+  if [[ ! -x $out_dir/tflint ]]; then
+    need_go "tflint"
+    go_install "tflint-$TFLINT_VERSION" "github.com/terraform-linters/tflint@$TFLINT_VERSION" \
+      "$out_dir" -ldflags "-s -w"
+  fi
+  if [[ ! -x $plugin_dir/tflint-ruleset-terraform ]]; then
+    need_go "tflint-ruleset-terraform"
+    go_install "tflint-ruleset-terraform-$TFLINT_RULESET_TERRAFORM_VERSION" \
+      "github.com/terraform-linters/tflint-ruleset-terraform@$TFLINT_RULESET_TERRAFORM_VERSION" \
+      "$plugin_dir" -ldflags "-s -w"
+  fi
+  link_bin tflint "$out_dir/tflint"
+  say "tflint: $out_dir/tflint (plugins: $plugin_dir)"
+}
+step_lint() {
+  # Optional: a failure here leaves the rest of the toolchain usable.
+  (with_lock tflint build_tflint) || say "lint: tflint could not be built; continuing without it"
+}
+
+# ---- env.sh -----------------------------------------------------------------------
+write_env() {
+  local env_file="$CACHE/env.sh" venv ddb tf_bin path_dirs=() dir
+  venv=$(venv_path)
+  ddb=$(dynamodb_local_dir)
+  tf_bin=$(selected_tf_bin 2>/dev/null || true)
+  mkdir -p "$CACHE"
+  # The CLI configuration must exist whenever env.sh names it, even before the
+  # providers step has run (a missing file makes every tofu command warn).
+  system_tf || write_cli_config
+  [[ -d $CACHE/bin ]] && path_dirs+=("$CACHE/bin")
+  [[ -d $venv/bin ]] && path_dirs+=("$venv/bin")
+  {
+    echo "# Written by tools/bootstrap.sh; source it before running the project's tools."
+    printf 'export ECS_STATE_CACHE=%q\n' "$CACHE"
+    printf 'export ECS_STATE_VENV=%q\n' "$venv"
+    printf 'export DYNAMODB_LOCAL_DIR=%q\n' "$ddb"
+    printf 'export EVENT_RULER_CLASSPATH=%q\n' "$(event_ruler_dir)/*"
+    printf 'export TOFU_BIN=%q\n' "$tf_bin"
+    if system_tf; then
+      echo "# ECS_STATE_USE_SYSTEM_TF=1: the CLI keeps its own configuration and registry access."
+    else
+      printf 'export TF_CLI_CONFIG_FILE=%q\n' "$CACHE/tf-cli-config.tfrc"
+    fi
+    printf 'export TFLINT_PLUGIN_DIR=%q\n' "$(tflint_plugin_dir)"
+    echo "export CHECKPOINT_DISABLE=1"
+    for ((i = ${#path_dirs[@]} - 1; i >= 0; i--)); do
+      dir=${path_dirs[i]}
+      # shellcheck disable=SC2016 # $PATH is expanded when env.sh is sourced
+      printf 'case ":$PATH:" in *:%q:*) ;; *) export PATH=%q":$PATH" ;; esac\n' "$dir" "$dir"
+    done
+  } >"$env_file.tmp"
+  mv -f "$env_file.tmp" "$env_file"
+  say "env: $env_file"
+}
+
+step_status() {
+  local tf_bin
+  tf_bin=$(selected_tf_bin 2>/dev/null || true)
+  printf '%-16s %s\n' cache "$CACHE"
+  printf '%-16s %s\n' venv "$(venv_path) $([[ -f $(venv_path)/.complete ]] && echo ok || echo missing)"
+  printf '%-16s %s\n' tofu "${tf_bin:-none} $([[ -x ${tf_bin:-/nonexistent} ]] && echo ok || echo missing)"
+  printf '%-16s %s\n' terraform "$(built_terraform) $([[ -x $(built_terraform) ]] && echo ok || echo 'not built (optional)')"
+  printf '%-16s %s\n' "provider aws" "$(aws_provider_binary) $([[ -x $(aws_provider_binary) ]] && echo ok || echo missing)"
+  printf '%-16s %s\n' "provider archive" "$(archive_provider_binary) $([[ -x $(archive_provider_binary) ]] && echo ok || echo missing)"
+  printf '%-16s %s\n' dynamodb-local "$(dynamodb_local_dir) $([[ -f $(dynamodb_local_dir)/.complete ]] && echo ok || echo missing)"
+  printf '%-16s %s\n' terraform-docs "$(terraform_docs_binary)"
+  printf '%-16s %s\n' tflint "$CACHE/tflint/$TFLINT_VERSION/tflint"
+  printf '%-16s %s\n' env.sh "$CACHE/env.sh"
+}
+
+main() {
+  local steps=() step
+  for step in "${@:-all}"; do
+    case $step in
+      all) steps+=(venv tofu providers dynamodb-local event-ruler docs lint) ;;
+      -h | --help | help)
+        usage
+        return 0
+        ;;
+      *) steps+=("$step") ;;
+    esac
+  done
+  mkdir -p "$CACHE"
+  for step in "${steps[@]}"; do
+    case $step in
+      venv) step_venv ;;
+      tofu) step_tofu ;;
+      terraform) step_terraform ;;
+      providers) step_providers ;;
+      dynamodb-local) step_dynamodb_local ;;
+      event-ruler) step_event_ruler ;;
+      docs) step_docs ;;
+      lint) step_lint ;;
+      env) ;;
+      status)
+        step_status
+        return 0
+        ;;
+      *)
+        usage >&2
+        die "unknown step: $step"
+        ;;
+    esac
+  done
+  write_env
+}
+
+main "$@"
