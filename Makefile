@@ -28,7 +28,7 @@ PYTEST_WORKERS ?= 4
 
 test: tools
 	$(MAKE) --no-print-directory lint
-	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary "$$TOFU_BIN"
+	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary="$$TOFU_BIN"
 
 lint:
 	$(WITH_TOOLS) tofu fmt -check -recursive -diff

@@ -24,6 +24,7 @@ locals {
 
   function_name  = "${var.name}-ecs-state"
   log_group_name = "/aws/lambda/${local.function_name}"
+  dlq_name       = var.create_dead_letter_queue ? "${var.name}-ecs-state-dlq" : element(split(":", var.dead_letter_queue_arn), 5)
   dlq_arn        = var.create_dead_letter_queue ? aws_sqs_queue.dead_letter[0].arn : var.dead_letter_queue_arn
 
   # Never filter on detail.launchType: tasks placed by a capacity provider (FARGATE_SPOT
@@ -201,7 +202,7 @@ resource "aws_cloudwatch_event_target" "function" {
 # ---------------------------------------------------------------------------------------
 resource "aws_sqs_queue" "dead_letter" {
   count                     = var.create_dead_letter_queue ? 1 : 0
-  name                      = "${var.name}-ecs-state-dlq"
+  name                      = local.dlq_name
   message_retention_seconds = var.dead_letter_queue_retention_seconds
   kms_master_key_id         = var.kms_key_arn
   sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
@@ -271,7 +272,7 @@ resource "aws_cloudwatch_metric_alarm" "function_errors" {
   alarm_description   = "The ECS state function failed; the event is retried and then lands in the dead-letter queue."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = local.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -289,7 +290,7 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter_messages" {
   alarm_description   = "ECS events are waiting in the dead-letter queue; inspect them and redrive."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = element(split(":", local.dlq_arn), 5) }
+  dimensions          = { QueueName = local.dlq_name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

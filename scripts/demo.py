@@ -159,6 +159,7 @@ def load_handler(zip_path: str, environment: dict, local_endpoint: str):
             "AWS_ACCESS_KEY_ID": "demo",
             "AWS_SECRET_ACCESS_KEY": "demo",
             "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
         }
     )
     sys.path.insert(0, zip_path)

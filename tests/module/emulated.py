@@ -143,9 +143,10 @@ import ecs_state.handler as handler
 assert handler.__file__.startswith(sys.argv[1]), handler.__file__
 for path in sys.argv[2:]:
     try:
-        print(json.dumps(handler.lambda_handler(json.load(open(path)), None)))
+        print("RESULT", json.dumps(handler.lambda_handler(json.load(open(path)), None)))
     except Exception as error:
-        print(json.dumps({"outcome": "raised", "error": f"{type(error).__name__}: {error}"}))
+        failure = {"outcome": "raised", "error": f"{type(error).__name__}: {error}"}
+        print("RESULT", json.dumps(failure))
 """
 
 
@@ -159,7 +160,8 @@ def run_zip(
         "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
+        "AWS_REGION": REGION,  # Lambda sets both
+        "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
         **environment,
     }
@@ -168,7 +170,11 @@ def run_zip(
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=tempfile.gettempdir(),
     )
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert result.returncode == 0, f"the zip's handler failed to run:\n{result.stderr}"
+    # Other lines are the handler's own JSON log lines.
+    return [
+        json.loads(line[7:]) for line in result.stdout.splitlines() if line.startswith("RESULT ")
+    ]

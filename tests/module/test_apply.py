@@ -12,6 +12,7 @@ from tests.conftest import create_table, local_client
 from tests.module.emulated import (
     EVENTS,
     EXPECTED_ACTIONS,
+    ROOT,
     Aws,
     matching_events,
     package_sources,
@@ -103,7 +104,8 @@ def assert_least_privilege(aws, out, table_arns):
     assert log_group_arn.endswith(f":log-group:{out['log_group_name']}:*")
 
 
-@terraform("ec2")
+# Deletion protection is on here, so only the test body (which turns it off) can destroy.
+@terraform("ec2", teardown=terraform.TEARDOWN_IGNORE)
 def test_ec2_mode(moto, ec2, local_tables):
     aws = Aws(moto.endpoint)
     out = outputs(ec2)
@@ -136,7 +138,8 @@ def test_ec2_mode(moto, ec2, local_tables):
     assert matching_events(pattern) == TASK_EVENTS | INSTANCE_EVENTS
 
     # What would ship is what is tested: the zip archive_file built, against DynamoDB Local.
-    assert zip_members(out["function_zip_path"]) == package_sources()
+    zip_path = os.path.normpath(ROOT / "tests/module/terraform/ec2" / out["function_zip_path"])
+    assert zip_members(zip_path) == package_sources()
     local = local_client(local_tables["endpoint"])
     for name, key in (
         (environment["TASK_TABLE_NAME"], "taskArn"),
@@ -153,7 +156,7 @@ def test_ec2_mode(moto, ec2, local_tables):
             "service-action",
         )
     ]
-    results = run_zip(out["function_zip_path"], environment, local_tables["endpoint"], sent)
+    results = run_zip(zip_path, environment, local_tables["endpoint"], sent)
     assert [r["outcome"] for r in results] == [
         "applied",
         "applied",

@@ -31,14 +31,26 @@ def planner(moto, request, tmp_path_factory):
         capture_output=True,
     )
 
-    def plan(*variables: str) -> subprocess.CompletedProcess:
-        args = [binary, "plan", "-input=false", "-no-color", "-lock=false", "-refresh=false"]
-        args += [f"-var={v}" for v in variables]
-        return subprocess.run(
-            args, cwd=CONFIG, env=env, capture_output=True, text=True, check=False
-        )
+    class Planner:
+        def __call__(self, *variables: str, out=None) -> subprocess.CompletedProcess:
+            args = [binary, "plan", "-input=false", "-no-color", "-lock=false", "-refresh=false"]
+            args += [f"-var={v}" for v in variables]
+            args += [f"-out={out}"] if out else []
+            return subprocess.run(
+                args, cwd=CONFIG, env=env, capture_output=True, text=True, check=False
+            )
 
-    return plan
+        def show(self, plan_file) -> str:
+            return subprocess.run(
+                [binary, "show", "-json", str(plan_file)],
+                cwd=CONFIG,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+
+    return Planner()
 
 
 def flat(text: str) -> str:

@@ -8,7 +8,7 @@ module "ecs_state" {
 
   name                = "t-ec2"
   launch_type         = "EC2"
-  cluster_arns        = ["arn:aws:ecs:us-east-1:123456789012:cluster/default"]
+  cluster_arns        = ["arn:aws:ecs:us-east-1:111122223333:cluster/default"]
   ttl_days            = 30
   deletion_protection = var.deletion_protection
   tags                = { team = "platform" }
