@@ -266,32 +266,37 @@ data "aws_iam_policy_document" "dead_letter" {
 # ---------------------------------------------------------------------------------------
 # Alarms
 # ---------------------------------------------------------------------------------------
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  count               = var.create_alarms ? 1 : 0
-  alarm_name          = "${local.function_name}-errors"
-  alarm_description   = "The ECS state function failed; the event is retried and then lands in the dead-letter queue."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = local.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_sns_topic_arns
-  ok_actions          = var.alarm_sns_topic_arns
-  tags                = var.tags
+locals {
+  # Both alarms fire on the first occurrence in five minutes: any failure or any message
+  # waiting means an event has not been applied.
+  alarms = var.create_alarms ? {
+    errors = {
+      name        = "${local.function_name}-errors"
+      description = "The ECS state function failed; the event is retried and then lands in the dead-letter queue."
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      dimensions  = { FunctionName = local.function_name }
+      statistic   = "Sum"
+    }
+    dlq-messages = {
+      name        = "${local.function_name}-dlq-messages"
+      description = "ECS events are waiting in the dead-letter queue; inspect them and redrive."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = local.dlq_name }
+      statistic   = "Maximum"
+    }
+  } : {}
 }
 
-resource "aws_cloudwatch_metric_alarm" "dead_letter_messages" {
-  count               = var.create_alarms ? 1 : 0
-  alarm_name          = "${var.name}-ecs-state-dlq-messages"
-  alarm_description   = "ECS events are waiting in the dead-letter queue; inspect them and redrive."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = local.dlq_name }
-  statistic           = "Maximum"
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each            = local.alarms
+  alarm_name          = each.value.name
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = 300
   evaluation_periods  = 1
   threshold           = 0

@@ -33,7 +33,6 @@ from tools.emulators import dynamodb_local, moto_server
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ec2"
 SEED = 20261122
-MALFORMED = 3
 PROVIDER_OVERRIDE = """
 provider "aws" {
   access_key                  = "demo"
@@ -231,7 +230,7 @@ def malformed_events(events: list[dict]) -> list[dict]:
         {**first, "source": "aws.ec2"},
         {**first, "detail": {**first["detail"], "version": "seven"}},
         {**first, "detail-type": "ECS Service Action"},
-    ][:MALFORMED]
+    ]
 
 
 def main() -> int:
@@ -256,10 +255,11 @@ def main() -> int:
             handler = load_handler(zip_path, function["Environment"]["Variables"], local.endpoint)
 
             events, expected = realistic_stream(SEED)
-            events = events + malformed_events(events)
+            malformed = malformed_events(events)
+            events = events + malformed
             say(
                 f"feeding {len(events)} events ({len(expected)} resources, duplicated and "
-                f"shuffled, {MALFORMED} malformed) through the function ..."
+                f"shuffled, {len(malformed)} malformed) through the function ..."
             )
             outcomes = feed(handler, events)
             wrong = report(expected, stored_state(local.endpoint, outputs))
@@ -267,9 +267,9 @@ def main() -> int:
                 f"\napplied {outcomes['applied']}, stale-or-duplicate "
                 f"{outcomes['stale-or-duplicate']}, rejected {outcomes['rejected']}"
             )
-            if outcomes["rejected"] != MALFORMED:
+            if outcomes["rejected"] != len(malformed):
                 wrong += 1
-                print(f"expected {MALFORMED} rejected events, got {outcomes['rejected']}")
+                print(f"expected {len(malformed)} rejected events, got {outcomes['rejected']}")
             print(
                 "every record matches its latest version"
                 if not wrong
