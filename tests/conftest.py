@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -24,6 +25,21 @@ def pytest_configure(config):
         config.getoption("dest_tf_binary") or shutil.which("tofu") or shutil.which("terraform")
     ):
         config.option.dest_tf_binary = "tofu-not-installed"
+
+
+@contextmanager
+def environment(**values: str):
+    """Set environment variables for the duration of a block, then restore them."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def skip_or_fail(tier: str, reason: str) -> None:
@@ -74,15 +90,10 @@ def moto_server():
         server = manager.__enter__()
     except Exception as error:
         skip_or_fail("moto-server", f"moto's server did not start: {error}")
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
     try:
-        yield server
+        with environment(AWS_ENDPOINT_URL=server.endpoint):
+            yield server
     finally:
-        if previous is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous
         manager.__exit__(None, None, None)
 
 

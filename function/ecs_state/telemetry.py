@@ -29,9 +29,19 @@ _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 class Telemetry:
     def __init__(self, level: str, namespace: str, launch_type: str, stream: TextIO | None = None):
         self.threshold = _LEVELS[level]
-        self.namespace = namespace
         self.launch_type = launch_type
         self.stream = stream
+        # The metric directive is the same on every line; build it once.
+        self.directive = [
+            {
+                "Namespace": namespace,
+                "Dimensions": [["LaunchType", "ResourceType"]],
+                "Metrics": [
+                    *({"Name": name, "Unit": "Count"} for name in METRIC_NAMES.values()),
+                    {"Name": "ProcessingTime", "Unit": "Milliseconds"},
+                ],
+            }
+        ]
 
     def enabled(self, level: str) -> bool:
         return _LEVELS[level] >= self.threshold
@@ -43,32 +53,20 @@ class Telemetry:
     def outcome(self, outcome: str, resource: str, duration_ms: float, **fields: Any) -> None:
         """The per-event line: always written (ERROR for failures, INFO otherwise)."""
         level = "ERROR" if outcome in (REJECTED, FAILED) else "INFO"
+        duration_ms = round(duration_ms, 3)
         record = {
             "level": level,
             "message": "event " + outcome,
             "outcome": outcome,
             "resource": resource,
             **fields,
-            "durationMs": round(duration_ms, 3),
+            "durationMs": duration_ms,
             "LaunchType": self.launch_type,
             "ResourceType": resource,
-            "_aws": {
-                "Timestamp": int(time.time() * 1000),
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": self.namespace,
-                        "Dimensions": [["LaunchType", "ResourceType"]],
-                        "Metrics": [
-                            *({"Name": name, "Unit": "Count"} for name in METRIC_NAMES.values()),
-                            {"Name": "ProcessingTime", "Unit": "Milliseconds"},
-                        ],
-                    }
-                ],
-            },
+            "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": self.directive},
+            **{metric: int(name == outcome) for name, metric in METRIC_NAMES.items()},
+            "ProcessingTime": duration_ms,
         }
-        for name_outcome, metric in METRIC_NAMES.items():
-            record[metric] = 1 if name_outcome == outcome else 0
-        record["ProcessingTime"] = record["durationMs"]
         self._write(record)
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-import os
-from contextlib import contextmanager
 
 from ecs_state.config import Settings
 from ecs_state.store import dynamodb_client
 from ecs_state.telemetry import Telemetry
-from tests.conftest import REGION
+from tests.conftest import REGION, environment
 
 
 def local_settings(tables: dict) -> Settings:
@@ -20,25 +18,14 @@ def local_settings(tables: dict) -> Settings:
     )
 
 
-@contextmanager
 def endpoint_env(endpoint: str):
     """Point boto3's default configuration at DynamoDB Local the way a user would."""
-    wanted = {
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    previous = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return environment(
+        AWS_ENDPOINT_URL_DYNAMODB=endpoint,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
 
 
 class RequestCounter:

@@ -8,7 +8,7 @@ import os
 import pytest
 from pytest_terraform import terraform
 
-from tests.conftest import create_table, local_client
+from tests.conftest import create_table, environment, local_client
 from tests.module.emulated import (
     EVENTS,
     EXPECTED_ACTIONS,
@@ -33,15 +33,10 @@ def outputs(fixture, name="module"):
 
 def destroy(fixture, **variables):
     """Destroy through the same runner; TF_VAR_* first relaxes what blocks a destroy."""
-    for key, value in variables.items():
-        os.environ[f"TF_VAR_{key}"] = value
-    try:
+    with environment(**{f"TF_VAR_{key}": value for key, value in variables.items()}):
         if variables:
             fixture.terraform.apply()
         fixture.terraform.destroy()
-    finally:
-        for key in variables:
-            os.environ.pop(f"TF_VAR_{key}", None)
 
 
 def assert_table(aws, name, key, *, ttl: bool, deletion_protection: bool):
