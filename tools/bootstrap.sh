@@ -27,6 +27,8 @@
 #                            OpenTofu build, no provider build, no CLI configuration (the
 #                            CLI installs providers from the public registry itself)
 #   ECS_STATE_PYTHON         Python 3.11 interpreter for the venv (default: python3.11)
+#   ECS_STATE_AWS_PROVIDER   trimmed (default): build hashicorp/aws with only the services
+#                            in tools/go/aws/services.txt; full: build all of it
 #
 # Needs: bash, Go 1.26 or newer, Java 17 and Maven, Python 3.11, flock, sha256sum.
 # See tools/README.md for what is built, where it goes and how long it takes.
@@ -309,15 +311,31 @@ build_terraform() {
 step_terraform() { with_lock terraform build_terraform; }
 
 # ---- providers --------------------------------------------------------------------
+# The tests' aws provider is, by default, the pinned source with its service list cut
+# to the services in tools/go/aws/services.txt (tools/go/aws/trim.py): the code that
+# serves those resources is untouched, and the build takes minutes instead of over an
+# hour. ECS_STATE_AWS_PROVIDER=full builds every service.
+aws_provider_flavour() {
+  case ${ECS_STATE_AWS_PROVIDER:-trimmed} in
+    trimmed | full) printf '%s\n' "${ECS_STATE_AWS_PROVIDER:-trimmed}" ;;
+    *) die "ECS_STATE_AWS_PROVIDER must be 'trimmed' or 'full', not '$ECS_STATE_AWS_PROVIDER'" ;;
+  esac
+}
+aws_trim_key() { cat "$TOOLS_DIR/go/aws/services.txt" "$TOOLS_DIR/go/aws/trim.py" | sha256sum | cut -c1-12; }
 aws_provider_binary() {
-  printf '%s/providers/aws/%s/terraform-provider-aws_v%s\n' \
-    "$CACHE" "$AWS_PROVIDER_PSEUDO_VERSION" "$AWS_PROVIDER_VERSION"
+  local dir=$AWS_PROVIDER_PSEUDO_VERSION
+  [[ $(aws_provider_flavour) == full ]] || dir+="-trimmed-$(aws_trim_key)"
+  printf '%s/providers/aws/%s/terraform-provider-aws_v%s\n' "$CACHE" "$dir" "$AWS_PROVIDER_VERSION"
 }
 archive_module_version() { pinned_version archive "$ARCHIVE_PROVIDER_MODULE"; }
 archive_provider_version() { archive_module_version | sed 's/^v//'; }
 archive_provider_binary() {
   printf '%s/providers/archive/%s/terraform-provider-archive_v%s\n' \
     "$CACHE" "$(archive_module_version)" "$(archive_provider_version)"
+}
+
+aws_provider_ldflags() {
+  printf '%s\n' "-s -w -X $AWS_PROVIDER_MODULE/version.ProviderVersion=$AWS_PROVIDER_VERSION"
 }
 
 build_aws_provider() {
@@ -328,23 +346,44 @@ build_aws_provider() {
     return 0
   fi
   need_go "terraform-provider-aws"
-  # One build needs several GB; a second one at the same time can exhaust memory.
-  running=$(pgrep -f "terraform-provider-aws@$AWS_PROVIDER_PSEUDO_VERSION" || true)
-  [[ -z $running ]] || die "a build of terraform-provider-aws@$AWS_PROVIDER_PSEUDO_VERSION is already \
-running (pid $(echo "$running" | paste -sd,)); run this again when it has finished"
-  say "provider aws: building $AWS_PROVIDER_VERSION from source (tens of minutes, several GB of memory)"
-  work="$CACHE/build/aws-$AWS_PROVIDER_PSEUDO_VERSION"
+  work="$CACHE/build/aws-$(basename "$(dirname "$out")")"
   rm -rf "$work"
-  mkdir -p "$work/out" "$(dirname "$out")"
-  # The same command as the reference build: go install of the pseudo-version, the
-  # version stamped into version.ProviderVersion.
-  run_logged "aws-$AWS_PROVIDER_PSEUDO_VERSION" env GOTOOLCHAIN=local GOFLAGS=-mod=mod \
-    GOBIN="$work/out" go install -trimpath \
-    -ldflags "-s -w -X $AWS_PROVIDER_MODULE/version.ProviderVersion=$AWS_PROVIDER_VERSION" \
-    "$AWS_PROVIDER_MODULE@$AWS_PROVIDER_PSEUDO_VERSION"
-  mv -f "$work/out/terraform-provider-aws" "$out"
+  mkdir -p "$work" "$(dirname "$out")"
+  if [[ $(aws_provider_flavour) == full ]]; then
+    # One full build needs about 9 GB; a second one at the same time can exhaust memory.
+    running=$(pgrep -f "terraform-provider-aws@$AWS_PROVIDER_PSEUDO_VERSION" || true)
+    [[ -z $running ]] || die "a build of terraform-provider-aws@$AWS_PROVIDER_PSEUDO_VERSION is already \
+running (pid $(echo "$running" | paste -sd,)); run this again when it has finished"
+    say "provider aws: building all of $AWS_PROVIDER_VERSION from source (over an hour, about 9 GB of memory)"
+    run_logged "$(basename "$work")" env GOTOOLCHAIN=local GOFLAGS=-mod=mod \
+      GOBIN="$work" go install -trimpath -ldflags "$(aws_provider_ldflags)" \
+      "$AWS_PROVIDER_MODULE@$AWS_PROVIDER_PSEUDO_VERSION"
+    mv -f "$work/terraform-provider-aws" "$out"
+  else
+    say "provider aws: building $AWS_PROVIDER_VERSION from source, trimmed to tools/go/aws/services.txt"
+    build_trimmed_aws_provider "$work" "$out"
+  fi
   rm -rf "$work"
   say "provider aws: $out"
+}
+
+# Copies the pinned module source out of the Go module cache (read-only there), trims
+# the copy and builds it in its own module, so its go.mod and go.sum are the pins.
+build_trimmed_aws_provider() {
+  local work=$1 out=$2 source
+  source=$(GOFLAGS= GOTOOLCHAIN=local go mod download -json "$AWS_PROVIDER_MODULE@$AWS_PROVIDER_PSEUDO_VERSION" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$work/src"
+  tar -C "$source" --exclude=./website --exclude=./docs --exclude=./examples -cf - . | tar -C "$work/src" -xf -
+  chmod -R u+w "$work/src"
+  (
+    cd "$work/src"
+    GOTOOLCHAIN=local GOFLAGS=-mod=mod python3 "$TOOLS_DIR/go/aws/trim.py" . "$TOOLS_DIR/go/aws/services.txt" |
+      while read -r line; do say "provider aws: $line"; done
+    run_logged "$(basename "$work")" env GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 \
+      go build -trimpath -ldflags "$(aws_provider_ldflags)" -o "$out.tmp" .
+  )
+  mv -f "$out.tmp" "$out"
 }
 
 build_archive_provider() {
