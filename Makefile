@@ -9,6 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Every command below runs with the toolchain bootstrap.sh installed on PATH.
 WITH_TOOLS := source "$(ECS_STATE_CACHE)/env.sh" &&
 TF_DIRS := . $(wildcard examples/*)
+LINT_TREE := $(ECS_STATE_CACHE)/lint/tree
 
 .PHONY: help tools test lint unit demo bench redrive docs clean-cache
 
@@ -32,10 +33,14 @@ test: tools
 
 lint:
 	$(WITH_TOOLS) tofu fmt -check -recursive -diff
+	@# Validated in a copy: `tofu init` writes a lock file beside the configuration, and
+	@# one made with a locally built provider has no place in the checkout.
+	rm -rf "$(LINT_TREE)" && mkdir -p "$(LINT_TREE)"
+	cp --parents $$(find $(TF_DIRS) -maxdepth 1 -name '*.tf') "$(LINT_TREE)/"
 	$(WITH_TOOLS) for dir in $(TF_DIRS); do \
 	  echo "tofu validate $$dir"; \
-	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir=$$dir init -backend=false -input=false -no-color >/dev/null; \
-	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir=$$dir validate -no-color; \
+	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir="$(LINT_TREE)/$$dir" init -backend=false -input=false -no-color >/dev/null; \
+	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir="$(LINT_TREE)/$$dir" validate -no-color; \
 	done
 	$(WITH_TOOLS) ruff check . && ruff format --check .
 	$(WITH_TOOLS) checkov --directory . --framework terraform --quiet --compact --skip-download \

@@ -11,14 +11,32 @@ import os
 import shutil
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import boto3
 import pytest
 
 REGION = "us-east-1"
+# pytest-terraform and the plan tests run `tofu init` in these folders, which leaves a
+# lock file holding the hash of whichever locally built provider was used.
+TF_FIXTURES = Path(__file__).parent / "module" / "terraform"
+
+
+def remove_fixture_lock_files(config) -> None:
+    """Lock files from an earlier run fail `tofu init` once the provider is rebuilt
+    (ECS_STATE_AWS_PROVIDER=full, say), and they do not belong in the checkout."""
+    if hasattr(config, "workerinput"):  # only the controlling process, not each worker
+        return
+    for lock_file in TF_FIXTURES.glob("*/.terraform.lock.hcl"):
+        lock_file.unlink()
+
+
+def pytest_unconfigure(config):
+    remove_fixture_lock_files(config)
 
 
 def pytest_configure(config):
+    remove_fixture_lock_files(config)
     # pytest-terraform refuses to start without a binary; tell it about a missing one here
     # so the module tier can report it as SKIPPED instead of breaking every other tier.
     if not (
