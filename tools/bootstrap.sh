@@ -26,6 +26,8 @@
 #   ECS_STATE_USE_SYSTEM_TF  1: use TF_BIN, or tofu/terraform from PATH, as it is: no
 #                            OpenTofu build, no provider build, no CLI configuration (the
 #                            CLI installs providers from the public registry itself)
+#                            0: build both. auto (default): 1 when tofu/terraform is on
+#                            PATH and its public registry answers within 5 s, else 0
 #   ECS_STATE_PYTHON         Python 3.11 interpreter for the venv (default: python3.11)
 #   ECS_STATE_AWS_PROVIDER   trimmed (default): build hashicorp/aws with only the services
 #                            in tools/go/aws/services.txt; full: build all of it
@@ -168,7 +170,31 @@ link_bin() {
   ln -sfn "$2" "$CACHE/bin/$1"
 }
 
-system_tf() { [[ ${ECS_STATE_USE_SYSTEM_TF:-0} == 1 ]]; }
+system_tf() { [[ $USE_SYSTEM_TF == 1 ]]; }
+
+# ECS_STATE_USE_SYSTEM_TF: 1 or 0 decide; auto (the default) uses the user's own tofu or
+# terraform when there is one and its public registry answers, else builds everything.
+# TF_BIN alone keeps the local mirror, as documented.
+USE_SYSTEM_TF=0
+resolve_tf_choice() {
+  local cli host
+  case ${ECS_STATE_USE_SYSTEM_TF:-auto} in
+    1 | 0) USE_SYSTEM_TF=$ECS_STATE_USE_SYSTEM_TF ;;
+    auto)
+      [[ -z ${TF_BIN:-} ]] || return 0
+      cli=$(user_tf_bin) || return 0
+      host=${MIRROR_HOSTS[0]}
+      [[ $(basename "$cli") != terraform* ]] || host=${MIRROR_HOSTS[1]}
+      if have curl && curl -fsS --max-time 5 -o /dev/null "https://$host/.well-known/terraform.json" 2>/dev/null; then
+        USE_SYSTEM_TF=1
+        say "tofu: $cli is on PATH and $host answers: using both as they are (ECS_STATE_USE_SYSTEM_TF=0 builds instead)"
+      else
+        say "tofu: $cli is on PATH but $host does not answer: building the CLI and providers"
+      fi
+      ;;
+    *) die "ECS_STATE_USE_SYSTEM_TF must be 1, 0 or auto, not '$ECS_STATE_USE_SYSTEM_TF'" ;;
+  esac
+}
 
 # ---- venv -------------------------------------------------------------------------
 find_python() {
@@ -241,21 +267,25 @@ absolute_command() { # a command name or path -> absolute path
   printf '%s/%s\n' "$(cd "$(dirname "$path")" && pwd)" "$(basename "$path")"
 }
 
+# The user's own CLI: tofu, else terraform, from PATH, skipping our links in $CACHE/bin.
+user_tf_bin() {
+  local name found
+  for name in tofu terraform; do
+    found=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$CACHE/bin" | paste -sd:) \
+      command -v "$name" || true)
+    if [[ -n $found ]]; then
+      printf '%s\n' "$found"
+      return 0
+    fi
+  done
+  return 1
+}
+
 selected_tf_bin() {
   if [[ -n ${TF_BIN:-} ]]; then
     absolute_command "$TF_BIN" || printf '%s\n' "$TF_BIN"
   elif system_tf; then
-    local name found
-    for name in tofu terraform; do
-      # Skip our own links in $CACHE/bin: "system" means the user's own CLI.
-      found=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$CACHE/bin" | paste -sd:) \
-        command -v "$name" || true)
-      if [[ -n $found ]]; then
-        printf '%s\n' "$found"
-        return 0
-      fi
-    done
-    return 1
+    user_tf_bin
   else
     built_tofu
   fi
@@ -371,7 +401,7 @@ running (pid $(echo "$running" | paste -sd,)); run this again when it has finish
 # the copy and builds it in its own module, so its go.mod and go.sum are the pins.
 build_trimmed_aws_provider() {
   local work=$1 out=$2 source
-  source=$(GOFLAGS= GOTOOLCHAIN=local go mod download -json "$AWS_PROVIDER_MODULE@$AWS_PROVIDER_PSEUDO_VERSION" |
+  source=$(GOFLAGS='' GOTOOLCHAIN=local go mod download -json "$AWS_PROVIDER_MODULE@$AWS_PROVIDER_PSEUDO_VERSION" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
   mkdir -p "$work/src"
   tar -C "$source" --exclude=./website --exclude=./docs --exclude=./examples -cf - . | tar -C "$work/src" -xf -
@@ -637,7 +667,8 @@ write_env() {
     printf 'export EVENT_RULER_CLASSPATH=%q\n' "$(event_ruler_dir)/*"
     printf 'export TOFU_BIN=%q\n' "$tf_bin"
     if system_tf; then
-      echo "# ECS_STATE_USE_SYSTEM_TF=1: the CLI keeps its own configuration and registry access."
+      echo "# The user's own CLI, with its own configuration and registry access."
+      echo "export ECS_STATE_USE_SYSTEM_TF=1"
     else
       printf 'export TF_CLI_CONFIG_FILE=%q\n' "$CACHE/tf-cli-config.tfrc"
     fi
@@ -681,6 +712,7 @@ main() {
     esac
   done
   mkdir -p "$CACHE"
+  resolve_tf_choice
   for step in "${steps[@]}"; do
     case $step in
       venv) step_venv ;;
