@@ -433,6 +433,7 @@ build_archive_provider() {
 # under OpenTofu and Terraform alike. Only the versions pinned here stay listed.
 mirror_provider() {
   local name=$1 version=$2 binary=$3 host dir
+  [[ -x $binary ]] || die "provider $name: $binary is missing; run tools/bootstrap.sh providers"
   for host in "${MIRROR_HOSTS[@]}"; do
     rm -rf "$CACHE/mirror/$host/hashicorp/$name"
     dir="$CACHE/mirror/$host/hashicorp/$name/$version/$(platform)"

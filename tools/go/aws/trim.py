@@ -25,7 +25,7 @@ MODULE = "github.com/hashicorp/terraform-provider-aws"
 SERVICE_LIST = Path("internal/provider/sdkv2/service_packages_gen.go")
 CLIENT_ACCESSORS = Path("internal/conns/awsclient_gen.go")
 ACCESSOR = re.compile(
-    r"^func \(c \*AWSClient\) (?P<name>\w+)\(ctx context\.Context\) \*(?P<alias>\w+)\.Client \{\n"
+    r"^func \(c \*AWSClient\) (?P<name>\w+)\(ctx context\.Context\) \*\w+\.Client \{\n"
     r"(?:.*\n)*?\}\n\n?",
     re.MULTILINE,
 )
@@ -73,7 +73,10 @@ def trim_service_list(source: Path, services: list[str]) -> list[str]:
         if Path(d).is_relative_to(source / "internal/service")
     }
     registered = sorted(set(services) | imported)
-    path.write_text(filter_service_list(original, set(registered)))
+    trimmed = filter_service_list(original, set(registered))
+    if trimmed.count(".ServicePackage(ctx),") != len(registered):
+        raise SystemExit(f"{SERVICE_LIST}: not in the generated form trim.py knows; update it")
+    path.write_text(trimmed)
     return registered
 
 
@@ -102,6 +105,8 @@ def trim_client_accessors(source: Path) -> tuple[int, int]:
     path = source / CLIENT_ACCESSORS
     text = path.read_text()
     accessors = {m.group("name") for m in ACCESSOR.finditer(text)}
+    if not accessors:
+        raise SystemExit(f"{CLIENT_ACCESSORS}: not in the generated form trim.py knows; update it")
     used = set()
     for file in module_files(source):
         if file == path:
