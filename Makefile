@@ -42,6 +42,10 @@ lint:
 	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir="$(LINT_TREE)/$$dir" init -backend=false -input=false -no-color >/dev/null; \
 	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir="$(LINT_TREE)/$$dir" validate -no-color; \
 	done
+	$(WITH_TOOLS) for dir in $(TF_DIRS); do \
+	  echo "tflint $$dir"; \
+	  tflint --chdir="$$dir" --config="$(CURDIR)/.tflint.hcl" --no-color; \
+	done
 	$(WITH_TOOLS) ruff check . && ruff format --check .
 	$(WITH_TOOLS) checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path examples --skip-path tests

@@ -2,12 +2,6 @@ provider "aws" {
   region = "us-east-1"
 }
 
-variable "cluster_arn" {
-  description = "ARN of the EC2-backed ECS cluster to follow."
-  type        = string
-  default     = "arn:aws:ecs:us-east-1:123456789012:cluster/web"
-}
-
 resource "aws_sns_topic" "alerts" {
   name              = "ecs-state-web-alerts"
   kms_master_key_id = "alias/aws/sns"

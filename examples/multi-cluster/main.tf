@@ -2,18 +2,6 @@ provider "aws" {
   region = "us-east-1"
 }
 
-variable "web_cluster_arn" {
-  description = "ARN of the EC2-backed cluster."
-  type        = string
-  default     = "arn:aws:ecs:us-east-1:123456789012:cluster/web"
-}
-
-variable "jobs_cluster_arn" {
-  description = "ARN of the Fargate cluster."
-  type        = string
-  default     = "arn:aws:ecs:us-east-1:123456789012:cluster/jobs"
-}
-
 # One instance per cluster, each with its own launch type, function and rule. The EC2
 # instance creates the task table; the Fargate instance writes its tasks into it too.
 module "web" {

@@ -1,0 +1,5 @@
+variable "cluster_arn" {
+  description = "ARN of the Fargate ECS cluster to follow."
+  type        = string
+  default     = "arn:aws:ecs:us-east-1:123456789012:cluster/jobs"
+}
