@@ -83,7 +83,7 @@ class LocalExample:
     emulator's provider settings and turns deletion protection off for destroy.
     """
 
-    def __init__(self, example: Path, moto_endpoint: str):
+    def __init__(self, example: Path, moto_endpoint: str, binary: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix=f"ecs-state-{example.name}-"))
         modules = []
         for source in example.glob("*.tf"):
@@ -102,7 +102,7 @@ class LocalExample:
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
-        self.binary = tofu_binary()
+        self.binary = binary or tofu_binary()
         self.applied = False
 
     def run(self, *args: str) -> str:

@@ -8,21 +8,24 @@
 # Steps:
 #   venv            Python 3.11 environment from tools/requirements.txt (+ checkov's own)
 #   tofu            OpenTofu, built from source with the Go toolchain
-#   terraform       HashiCorp Terraform, built from source (an alternative; not in `all`)
+#   terraform       HashiCorp Terraform for the tests' Terraform tier: TERRAFORM_BIN, else
+#                   the user's own terraform when it meets versions.tf, else built from source
 #   providers       hashicorp/aws and hashicorp/archive, built from source into the
 #                   filesystem mirror that env.sh's CLI configuration points at
 #   dynamodb-local  DynamoDB Local and its native SQLite library, from Maven Central
 #   event-ruler     EventBridge's matching engine (event-ruler), from Maven Central, that
 #                   the module tests use to check the rule's event pattern
 #   docs            terraform-docs
-#   lint            tflint and tflint-ruleset-terraform (optional: a failure only warns)
-#   all             venv tofu providers dynamodb-local event-ruler docs lint
+#   lint            tflint, whose bundled Terraform ruleset `make lint` runs
+#   all             venv tofu terraform providers dynamodb-local event-ruler docs lint
 #   env             only (re)write env.sh
 #   status          print what is installed, build nothing
 #
 # Environment:
 #   ECS_STATE_CACHE          cache root (default ~/.cache/ecs-state)
 #   TF_BIN                   use this tofu or terraform binary instead of building OpenTofu
+#   TERRAFORM_BIN            the Terraform CLI for the Terraform tier (default: terraform
+#                            from PATH when it is >= versions.tf's minimum, else built)
 #   ECS_STATE_USE_SYSTEM_TF  1: use TF_BIN, or tofu/terraform from PATH, as it is: no
 #                            OpenTofu build, no provider build, no CLI configuration (the
 #                            CLI installs providers from the public registry itself)
@@ -262,24 +265,19 @@ built_terraform() { printf '%s/terraform/%s/terraform\n' "$CACHE" "$(terraform_v
 
 # The CLI that tests and the Makefile use, as chosen by TF_BIN / ECS_STATE_USE_SYSTEM_TF.
 absolute_command() { # a command name or path -> absolute path
-  local path=$1
+  local path=$1 dir
   [[ $path == */* ]] || path=$(command -v "$path") || return 1
-  printf '%s/%s\n' "$(cd "$(dirname "$path")" && pwd)" "$(basename "$path")"
+  dir=$(cd "$(dirname "$path")" && pwd) || return 1
+  printf '%s/%s\n' "${dir%/}" "$(basename "$path")"
 }
 
-# The user's own CLI: tofu, else terraform, from PATH, skipping our links in $CACHE/bin.
-user_tf_bin() {
-  local name found
-  for name in tofu terraform; do
-    found=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$CACHE/bin" | paste -sd:) \
-      command -v "$name" || true)
-    if [[ -n $found ]]; then
-      printf '%s\n' "$found"
-      return 0
-    fi
-  done
-  return 1
+# A command of the user's own from PATH, skipping our links in $CACHE/bin.
+user_command() {
+  PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$CACHE/bin" | paste -sd:) command -v "$1"
 }
+
+# The user's own CLI: tofu, else terraform.
+user_tf_bin() { user_command tofu || user_command terraform; }
 
 selected_tf_bin() {
   if [[ -n ${TF_BIN:-} ]]; then
@@ -335,10 +333,48 @@ build_terraform() {
   need_go "Terraform"
   build_wrapper terraform "$version" github.com/hashicorp/terraform "$out" \
     "-s -w -X github.com/hashicorp/terraform/version.dev=no"
-  say "terraform: $out ($(cli_version "$out")); use it with TF_BIN=$out"
+  say "terraform: $out ($(cli_version "$out"))"
 }
 
-step_terraform() { with_lock terraform build_terraform; }
+# The module's own floor, read from versions.tf (`required_version = ">= X"`): a user's
+# terraform older than that cannot run it, so the tier builds the pinned release instead.
+terraform_min_version() {
+  sed -n 's/^ *required_version *= *">= *\([0-9.]*\)".*/\1/p' "$TOOLS_DIR/../versions.tf"
+}
+
+version_at_least() { # version minimum
+  [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1) == "$2" ]]
+}
+
+# The user's own terraform from PATH (not our link in $CACHE/bin), when new enough.
+user_terraform() {
+  local found version
+  found=$(user_command terraform) || return 1
+  version=$("$found" version 2>/dev/null | sed -n '1s/^Terraform v\([0-9.]*\).*/\1/p')
+  [[ -n $version ]] && version_at_least "$version" "$(terraform_min_version)" || return 1
+  printf '%s\n' "$found"
+}
+
+# TERRAFORM_BIN, else the user's terraform, else the one built here (which may not exist yet).
+selected_terraform_bin() {
+  if [[ -n ${TERRAFORM_BIN:-} ]]; then
+    absolute_command "$TERRAFORM_BIN" || printf '%s\n' "$TERRAFORM_BIN"
+  else
+    user_terraform || built_terraform
+  fi
+}
+
+step_terraform() {
+  local chosen
+  chosen=$(selected_terraform_bin)
+  if [[ $chosen == "$(built_terraform)" ]]; then
+    with_lock terraform build_terraform
+  else
+    [[ -x $chosen ]] || die "TERRAFORM_BIN=$chosen is not an executable"
+    say "terraform: using $chosen as it is ($(cli_version "$chosen"))"
+  fi
+  link_bin terraform "$chosen"
+}
 
 # ---- providers --------------------------------------------------------------------
 # The tests' aws provider is, by default, the pinned source with its service list cut
@@ -667,6 +703,7 @@ write_env() {
     printf 'export DYNAMODB_LOCAL_DIR=%q\n' "$ddb"
     printf 'export EVENT_RULER_CLASSPATH=%q\n' "$(event_ruler_dir)/*"
     printf 'export TOFU_BIN=%q\n' "$tf_bin"
+    printf 'export TERRAFORM_BIN=%q\n' "$(selected_terraform_bin)"
     if system_tf; then
       echo "# The user's own CLI, with its own configuration and registry access."
       echo "export ECS_STATE_USE_SYSTEM_TF=1"
@@ -691,7 +728,7 @@ step_status() {
   printf '%-16s %s\n' cache "$CACHE"
   printf '%-16s %s\n' venv "$(venv_path) $([[ -f $(venv_path)/.complete ]] && echo ok || echo missing)"
   printf '%-16s %s\n' tofu "${tf_bin:-none} $([[ -x ${tf_bin:-/nonexistent} ]] && echo ok || echo missing)"
-  printf '%-16s %s\n' terraform "$(built_terraform) $([[ -x $(built_terraform) ]] && echo ok || echo 'not built (optional)')"
+  printf '%-16s %s\n' terraform "$(selected_terraform_bin) $([[ -x $(selected_terraform_bin) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' "provider aws" "$(aws_provider_binary) $([[ -x $(aws_provider_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' "provider archive" "$(archive_provider_binary) $([[ -x $(archive_provider_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' dynamodb-local "$(dynamodb_local_dir) $([[ -f $(dynamodb_local_dir)/.complete ]] && echo ok || echo missing)"
@@ -704,7 +741,7 @@ main() {
   local steps=() step
   for step in "${@:-all}"; do
     case $step in
-      all) steps+=(venv tofu providers dynamodb-local event-ruler docs lint) ;;
+      all) steps+=(venv tofu terraform providers dynamodb-local event-ruler docs lint) ;;
       -h | --help | help)
         usage
         return 0
