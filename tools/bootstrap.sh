@@ -54,9 +54,8 @@ ARCHIVE_PROVIDER_MODULE=github.com/terraform-providers/terraform-provider-archiv
 DYNAMODB_LOCAL_VERSION=2.6.1
 EVENT_RULER_VERSION=1.8.1
 MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+# tflint bundles its Terraform ruleset, so the tflint pin pins the rules too.
 TFLINT_VERSION=v0.64.0
-# v0.15.0 is the ruleset tflint v0.64.0 bundles; v0.16+ needs a newer Go than 1.26.8.
-TFLINT_RULESET_TERRAFORM_VERSION=v0.15.0
 PYTHON_VERSION=3.11
 PIP_VERSION=26.3
 
@@ -660,29 +659,18 @@ build_terraform_docs() {
 }
 step_docs() { with_lock terraform-docs build_terraform_docs; }
 
-tflint_plugin_dir() { printf '%s/tflint/plugins-%s\n' "$CACHE" "$TFLINT_RULESET_TERRAFORM_VERSION"; }
-
 build_tflint() {
-  local out_dir="$CACHE/tflint/$TFLINT_VERSION" plugin_dir
-  plugin_dir=$(tflint_plugin_dir)
+  local out_dir="$CACHE/tflint/$TFLINT_VERSION"
   if [[ ! -x $out_dir/tflint ]]; then
     need_go "tflint"
     go_install "tflint-$TFLINT_VERSION" "github.com/terraform-linters/tflint@$TFLINT_VERSION" \
       "$out_dir" -ldflags "-s -w"
   fi
-  if [[ ! -x $plugin_dir/tflint-ruleset-terraform ]]; then
-    need_go "tflint-ruleset-terraform"
-    go_install "tflint-ruleset-terraform-$TFLINT_RULESET_TERRAFORM_VERSION" \
-      "github.com/terraform-linters/tflint-ruleset-terraform@$TFLINT_RULESET_TERRAFORM_VERSION" \
-      "$plugin_dir" -ldflags "-s -w"
-  fi
+  mkdir -p "$CACHE/tflint/plugins"
   link_bin tflint "$out_dir/tflint"
-  say "tflint: $out_dir/tflint (plugins: $plugin_dir)"
+  say "tflint: $out_dir/tflint"
 }
-step_lint() {
-  # Optional: a failure here leaves the rest of the toolchain usable.
-  (with_lock tflint build_tflint) || say "lint: tflint could not be built; continuing without it"
-}
+step_lint() { with_lock tflint build_tflint; }
 
 # ---- env.sh -----------------------------------------------------------------------
 write_env() {
@@ -710,7 +698,15 @@ write_env() {
     else
       printf 'export TF_CLI_CONFIG_FILE=%q\n' "$CACHE/tf-cli-config.tfrc"
     fi
-    printf 'export TFLINT_PLUGIN_DIR=%q\n' "$(tflint_plugin_dir)"
+    # The tools' own caches live here too, not in the checkout.
+    printf 'export RUFF_CACHE_DIR=%q\n' "$CACHE/ruff"
+    printf 'export PYTHONPYCACHEPREFIX=%q\n' "$CACHE/pycache"
+    # shellcheck disable=SC2016 # expanded when env.sh is sourced; the user's options stay
+    printf 'case " ${PYTEST_ADDOPTS:-} " in *" -o cache_dir=%q "*) ;; *) export PYTEST_ADDOPTS="${PYTEST_ADDOPTS:+$PYTEST_ADDOPTS }-o cache_dir=%q" ;; esac\n' \
+      "$CACHE/pytest" "$CACHE/pytest"
+    printf 'export HYPOTHESIS_STORAGE_DIRECTORY=%q\n' "$CACHE/hypothesis"
+    # An empty plugin folder: tflint then runs its bundled ruleset, whatever ~/.tflint.d holds.
+    printf 'export TFLINT_PLUGIN_DIR=%q\n' "$CACHE/tflint/plugins"
     echo "export CHECKPOINT_DISABLE=1"
     for ((i = ${#path_dirs[@]} - 1; i >= 0; i--)); do
       dir=${path_dirs[i]}
