@@ -65,6 +65,7 @@ def test_handler_fails_at_start_on_unknown_launch_type():
         "TASK_TABLE_NAME": "t",
         "AWS_DEFAULT_REGION": "us-east-1",
         "PATH": "/usr/bin:/bin",
+        "PYTHONDONTWRITEBYTECODE": "1",  # nothing written into the package
     }
     result = subprocess.run(
         [sys.executable, "-c", "import ecs_state.handler"],

@@ -14,6 +14,7 @@ ENV = {
     "CONTAINER_INSTANCE_TABLE_NAME": "c",
     "AWS_DEFAULT_REGION": "us-east-1",
     "PATH": "/usr/bin:/bin",
+    "PYTHONDONTWRITEBYTECODE": "1",  # nothing written into the package
 }
 
 PROBE = """
