@@ -345,27 +345,32 @@ version_at_least() { # version minimum
   [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1) == "$2" ]]
 }
 
-# The user's own terraform from PATH (not our link in $CACHE/bin), when new enough.
+# The user's own terraform from PATH (not our link in $CACHE/bin), when at least $1.
 user_terraform() {
   local found version
   found=$(user_command terraform) || return 1
   version=$("$found" version 2>/dev/null | sed -n '1s/^Terraform v\([0-9.]*\).*/\1/p')
-  [[ -n $version ]] && version_at_least "$version" "$(terraform_min_version)" || return 1
+  [[ -n $version ]] && version_at_least "$version" "$1" || return 1
   printf '%s\n' "$found"
 }
 
-# TERRAFORM_BIN, else the user's terraform, else the one built here (which may not exist yet).
-selected_terraform_bin() {
+# The Terraform tier's CLI, chosen once per run (each look at the user's costs a
+# `terraform version`): TERRAFORM_BIN, else the user's terraform, else the one built here
+# (which may not exist yet).
+TERRAFORM_CHOICE=
+resolve_terraform_choice() {
+  local floor
   if [[ -n ${TERRAFORM_BIN:-} ]]; then
-    absolute_command "$TERRAFORM_BIN" || printf '%s\n' "$TERRAFORM_BIN"
-  else
-    user_terraform || built_terraform
+    TERRAFORM_CHOICE=$(absolute_command "$TERRAFORM_BIN" || printf '%s\n' "$TERRAFORM_BIN")
+    return 0
   fi
+  floor=$(terraform_min_version)
+  [[ -n $floor ]] || die "no required_version = \">= X\" in versions.tf to check a terraform against"
+  TERRAFORM_CHOICE=$(user_terraform "$floor" || built_terraform)
 }
 
 step_terraform() {
-  local chosen
-  chosen=$(selected_terraform_bin)
+  local chosen=$TERRAFORM_CHOICE
   if [[ $chosen == "$(built_terraform)" ]]; then
     with_lock terraform build_terraform
   else
@@ -691,7 +696,7 @@ write_env() {
     printf 'export DYNAMODB_LOCAL_DIR=%q\n' "$ddb"
     printf 'export EVENT_RULER_CLASSPATH=%q\n' "$(event_ruler_dir)/*"
     printf 'export TOFU_BIN=%q\n' "$tf_bin"
-    printf 'export TERRAFORM_BIN=%q\n' "$(selected_terraform_bin)"
+    printf 'export TERRAFORM_BIN=%q\n' "$TERRAFORM_CHOICE"
     if system_tf; then
       echo "# The user's own CLI, with its own configuration and registry access."
       echo "export ECS_STATE_USE_SYSTEM_TF=1"
@@ -724,7 +729,7 @@ step_status() {
   printf '%-16s %s\n' cache "$CACHE"
   printf '%-16s %s\n' venv "$(venv_path) $([[ -f $(venv_path)/.complete ]] && echo ok || echo missing)"
   printf '%-16s %s\n' tofu "${tf_bin:-none} $([[ -x ${tf_bin:-/nonexistent} ]] && echo ok || echo missing)"
-  printf '%-16s %s\n' terraform "$(selected_terraform_bin) $([[ -x $(selected_terraform_bin) ]] && echo ok || echo missing)"
+  printf '%-16s %s\n' terraform "$TERRAFORM_CHOICE $([[ -x $TERRAFORM_CHOICE ]] && echo ok || echo missing)"
   printf '%-16s %s\n' "provider aws" "$(aws_provider_binary) $([[ -x $(aws_provider_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' "provider archive" "$(archive_provider_binary) $([[ -x $(archive_provider_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' dynamodb-local "$(dynamodb_local_dir) $([[ -f $(dynamodb_local_dir)/.complete ]] && echo ok || echo missing)"
@@ -747,6 +752,7 @@ main() {
   done
   mkdir -p "$CACHE"
   resolve_tf_choice
+  resolve_terraform_choice
   for step in "${steps[@]}"; do
     case $step in
       venv) step_venv ;;
