@@ -41,8 +41,6 @@ lint:
 	  echo "tofu validate $$dir"; \
 	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir="$(LINT_TREE)/$$dir" init -backend=false -input=false -no-color >/dev/null; \
 	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir="$(LINT_TREE)/$$dir" validate -no-color; \
-	done
-	$(WITH_TOOLS) for dir in $(TF_DIRS); do \
 	  echo "tflint $$dir"; \
 	  tflint --chdir="$$dir" --config="$(CURDIR)/.tflint.hcl" --no-color; \
 	done
