@@ -34,6 +34,8 @@ import boto3
 
 TASK = ("ECS Task State Change", "taskArn")
 CONTAINER_INSTANCE = ("ECS Container Instance State Change", "containerInstanceArn")
+# The values of ecs_state.telemetry.Outcome: the baseline runs alone, as the AWS example
+# would, so it cannot import the package (tests/bench checks that they agree).
 APPLIED = "applied"
 STALE = "stale-or-duplicate"
 

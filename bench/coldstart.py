@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.local import aws_environment
+from ecs_state.telemetry import Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = ROOT / "function"
@@ -177,7 +178,7 @@ def measure(
                     event_file = work / f"event-{uuid.uuid4().hex}.json"
                     event_file.write_text(json.dumps(next(pending)))
                 elapsed, outcome = _run_probe(probe, env, work / "task", event_file)
-                if probe in FIRST_EVENT_PROBES and outcome != "applied":
+                if probe in FIRST_EVENT_PROBES and outcome != Outcome.APPLIED:
                     raise RuntimeError(f"{probe} did not apply its event: {outcome!r}")
                 result.samples[probe].append(elapsed)
         if count_instructions:

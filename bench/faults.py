@@ -36,6 +36,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
+from ecs_state.telemetry import Outcome
+
 THROUGHPUT_EXCEEDED = "throughput-exceeded"
 THROTTLING = "throttling"
 SERVER_ERROR = "server-error"
@@ -322,7 +324,7 @@ def verify(
     for delivery, event in by_delivery.items():
         arn, version = arn_version(event)
         events_by_version[(arn, version)] = event
-        if result.outcomes.get(delivery) == "applied":
+        if result.outcomes.get(delivery) == Outcome.APPLIED:
             accepted[arn] = max(accepted.get(arn, version), version)
     if injector is not None:
         for invocation in injector.invocations:
@@ -343,7 +345,7 @@ def verify(
         arn, version = arn_version(by_delivery[delivery])
         item = stored.get(arn)
         have = int(item["version"]["N"]) if item else None
-        if outcome in ("applied", "stale-or-duplicate") and (have is None or have < version):
+        if outcome in (Outcome.APPLIED, Outcome.STALE) and (have is None or have < version):
             not_superseded.append((arn, version, have))
 
     half_written = []

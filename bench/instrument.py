@@ -80,6 +80,6 @@ def instrument(events: Any, stats: RequestStats) -> None:
 
 def write_units_for(item: dict[str, Any]) -> float:
     """Write capacity units DynamoDB bills for writing this item (1 KB each, rounded up)."""
-    from ecs_state.items import item_size  # the handler's own accounting of item size
+    from ecs_state.attributes import item_size  # the handler's own accounting of item size
 
     return float(max(1, math.ceil(item_size(item) / 1024)))

@@ -27,7 +27,7 @@ from bench.stream import Stream
 from ecs_state.config import Settings
 from ecs_state.processor import process_event
 from ecs_state.store import dynamodb_client
-from ecs_state.telemetry import Telemetry
+from ecs_state.telemetry import Outcome, Telemetry
 
 HANDLER = "handler"
 BASELINE = "baseline"
@@ -104,10 +104,8 @@ class Result:
             "events_per_second": round(self.events_per_second, 1),
             "requests_per_event": round(self.requests_per_event, 3),
             "requests_by_operation": dict(self.stats.sent_by_operation),
-            "requests_per_applied_event": round(self.requests_per("applied"), 3),
-            "requests_per_stale_or_duplicate_event": round(
-                self.requests_per("stale-or-duplicate"), 3
-            ),
+            "requests_per_applied_event": round(self.requests_per(Outcome.APPLIED), 3),
+            "requests_per_stale_or_duplicate_event": round(self.requests_per(Outcome.STALE), 3),
             "p50_ms": round(self.p50_ms, 2),
             "p99_ms": round(self.p99_ms, 2),
             "wcu_per_event_reported": round(self.wcu_per_event, 3),
@@ -145,9 +143,7 @@ def make_worker(
         settings = handler_settings(tables)
         client = dynamodb_client(settings)  # once per environment, as in the handler module
         instrument(client.meta.events, stats)
-        telemetry = Telemetry(
-            settings.log_level, settings.metrics_namespace, settings.launch_type, NullStream()
-        )
+        telemetry = Telemetry.from_settings(settings, NullStream())
 
         def run_handler(event: dict[str, Any]) -> str:
             return process_event(event, settings, client, telemetry)["outcome"]

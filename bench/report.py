@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.replay import BASELINE, HANDLER, Result
+from ecs_state.telemetry import Outcome
 
 
 def _number(value: float, digits: int = 1) -> str:
@@ -29,8 +30,8 @@ def results_table(results: list[Result]) -> str:
             f"| {result.implementation} | {result.workers} "
             f"| {_number(result.events_per_second)} "
             f"| {_number(result.requests_per_event, 2)} "
-            f"| {_number(result.requests_per('applied'), 2)} / "
-            f"{_number(result.requests_per('stale-or-duplicate'), 2)} "
+            f"| {_number(result.requests_per(Outcome.APPLIED), 2)} / "
+            f"{_number(result.requests_per(Outcome.STALE), 2)} "
             f"| {_number(result.p50_ms)} | {_number(result.p99_ms)} "
             f"| {_number(result.wcu_per_event, 2)} | {_number(result.wcu_billed_per_event, 2)} "
             f"| {_number(result.rcu_per_event, 2)} "

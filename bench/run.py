@@ -42,7 +42,7 @@ from ecs_state.events import parse
 from ecs_state.items import build_item
 from ecs_state.processor import process_event
 from ecs_state.store import dynamodb_client
-from ecs_state.telemetry import Telemetry
+from ecs_state.telemetry import Outcome, Telemetry
 from scripts import ecs_events as samples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,7 +292,7 @@ def run_faults(seed: int, endpoint: str, workers: int, quick: bool) -> dict[str,
     after = read_items(admin, tables)
     after_verdict = faults.verify(
         stream.deliveries,
-        faults.LambdaResult(outcomes=dict.fromkeys(range(len(stream.deliveries)), "stale")),
+        faults.LambdaResult(outcomes=dict.fromkeys(range(len(stream.deliveries)), Outcome.STALE)),
         None,
         after,
         expected_item,
@@ -345,7 +345,7 @@ def handler_process(settings, injector: faults.FaultInjector | None = None):
     client = dynamodb_client(settings)
     if injector is not None:
         injector.attach(client)
-    telemetry = Telemetry("INFO", "ECSState", "EC2", NullStream())
+    telemetry = Telemetry.from_settings(settings, NullStream())
 
     def process(event: dict[str, Any]) -> dict[str, Any]:
         return process_event(event, settings, client, telemetry)
@@ -492,7 +492,7 @@ def _targets(results, handler_one: Result, baseline_one: Result, cold) -> list[s
     baseline_rows = [r for r in results if r.implementation == BASELINE]
     ratio = handler_one.events_per_second / baseline_one.events_per_second
     handler_requests = {round(r.requests_per_event, 3) for r in handler_rows}
-    baseline_applied = {round(r.requests_per("applied"), 3) for r in baseline_rows}
+    baseline_applied = {round(r.requests_per(Outcome.APPLIED), 3) for r in baseline_rows}
     handler_errors = [r.final_state_errors for r in handler_rows]
     racing = [(r.workers, r.final_state_errors) for r in baseline_rows if r.workers >= 4]
     lines = [

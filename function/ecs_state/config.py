@@ -7,8 +7,12 @@ from dataclasses import dataclass
 
 from ecs_state.errors import ConfigError
 
+# variables.tf states launch_type, log_level and ttl_days for Terraform; tests/test_agreement.py
+# checks that both say the same.
 LAUNCH_TYPES = ("EC2", "FARGATE")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")  # in increasing severity
+TTL_DAYS_MAX = 3650
+DYNAMODB_MAX_ATTEMPTS = 5
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -30,7 +34,7 @@ class Settings:
     redact_overrides: bool = True
     log_level: str = "INFO"
     metrics_namespace: str = "ECSState"
-    dynamodb_max_attempts: int = 5
+    dynamodb_max_attempts: int = DYNAMODB_MAX_ATTEMPTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -53,11 +57,13 @@ class Settings:
             launch_type=launch_type,
             task_table=task_table,
             container_instance_table=container_instance_table,
-            ttl_days=_int(env, "TTL_DAYS", 0, minimum=0, maximum=36500),
+            ttl_days=_int(env, "TTL_DAYS", 0, minimum=0, maximum=TTL_DAYS_MAX),
             redact_overrides=_bool(env, "REDACT_OVERRIDES", True),
             log_level=log_level,
             metrics_namespace=env.get("METRICS_NAMESPACE", "ECSState").strip() or "ECSState",
-            dynamodb_max_attempts=_int(env, "DYNAMODB_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
+            dynamodb_max_attempts=_int(
+                env, "DYNAMODB_MAX_ATTEMPTS", DYNAMODB_MAX_ATTEMPTS, minimum=1, maximum=20
+            ),
         )
 
 

@@ -12,15 +12,22 @@ from ecs_state.errors import InvalidEventError
 TASK = "task"
 CONTAINER_INSTANCE = "container-instance"
 
+# The global secondary index the module puts on each table it creates: partition key
+# CLUSTER_FIELD, sort key the kind's status_field. Both are top-level attributes of every
+# stored item already, so the index needs no attribute of its own. main.tf states the
+# same name; the module tests check the applied tables against these values.
+STATUS_INDEX = "cluster-status"
+CLUSTER_FIELD = "clusterArn"
+
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of ECS resource: its event detail-type, table key and terminal states."""
+    """One kind of ECS resource: its event detail-type, table key, status and end states."""
 
     name: str
     detail_type: str
     key: str
-    terminal_field: str
+    status_field: str
     terminal_values: frozenset[str]
 
 
@@ -46,6 +53,8 @@ KINDS = {
     )
 }
 
+KIND_BY_NAME = {kind.name: kind for kind in KINDS.values()}
+
 
 @dataclass(frozen=True)
 class Change:
@@ -63,7 +72,7 @@ class Change:
 
     @property
     def is_terminal(self) -> bool:
-        return self.detail.get(self.kind.terminal_field) in self.kind.terminal_values
+        return self.detail.get(self.kind.status_field) in self.kind.terminal_values
 
 
 def parse(event: Any, settings: Settings) -> Change:

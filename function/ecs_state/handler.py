@@ -17,7 +17,7 @@ from ecs_state.telemetry import Telemetry
 
 SETTINGS = Settings.from_env(os.environ)
 CLIENT = dynamodb_client(SETTINGS)
-TELEMETRY = Telemetry(SETTINGS.log_level, SETTINGS.metrics_namespace, SETTINGS.launch_type)
+TELEMETRY = Telemetry.from_settings(SETTINGS)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from ecs_state import events, items, store
 from ecs_state.config import Settings
 from ecs_state.errors import InvalidEventError
-from ecs_state.telemetry import APPLIED, FAILED, REJECTED, STALE, Telemetry
+from ecs_state.telemetry import Outcome, Telemetry
 
 
 def process_event(
@@ -32,31 +32,26 @@ def process_event(
             telemetry.log("DEBUG", "event received", detail=_redacted_detail(change, settings))
         item = items.build_item(change, settings, now)
         written = store.conditional_put(
-            client,
-            change.table,
-            change.kind.key,
-            item,
-            change.version,
-            items.condition(change, settings, now),
+            client, change.table, item, items.condition(change, settings, now)
         )
     except InvalidEventError as error:
-        _report(telemetry, REJECTED, context, started, reason=str(error))
+        _report(telemetry, Outcome.REJECTED, context, started, reason=str(error))
         raise
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code == "ValidationException":
             # Our own checks should have caught this; never crash half-way, say why.
             message = f"DynamoDB refused the item: {error.response['Error'].get('Message', '')}"
-            _report(telemetry, REJECTED, context, started, reason=message)
+            _report(telemetry, Outcome.REJECTED, context, started, reason=message)
             raise InvalidEventError(message) from error
-        _report(telemetry, FAILED, context, started, reason=code or str(error))
+        _report(telemetry, Outcome.FAILED, context, started, reason=code or str(error))
         raise
     except Exception as error:
-        _report(telemetry, FAILED, context, started, reason=type(error).__name__)
+        _report(telemetry, Outcome.FAILED, context, started, reason=type(error).__name__)
         raise
-    outcome = APPLIED if written else STALE
+    outcome = Outcome.APPLIED if written else Outcome.STALE
     _report(telemetry, outcome, context, started)
-    return {"outcome": outcome, "arn": change.arn, "version": change.version}
+    return {"outcome": str(outcome), "arn": change.arn, "version": change.version}
 
 
 def _context_for_log(event: Any) -> dict[str, Any]:
@@ -70,7 +65,7 @@ def _context_for_log(event: Any) -> dict[str, Any]:
 
 
 def _report(
-    telemetry: Telemetry, outcome: str, context: dict[str, Any], started: float, **extra: Any
+    telemetry: Telemetry, outcome: Outcome, context: dict[str, Any], started: float, **extra: Any
 ) -> None:
     fields = dict(context)
     resource = fields.pop("resource")

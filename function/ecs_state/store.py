@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -9,6 +10,44 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ecs_state.config import Settings
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition expression together with the placeholders it uses, built in one place.
+
+    DynamoDB refuses placeholders that the expression does not use, so each constructor
+    names exactly the attributes and values its expression refers to.
+    """
+
+    expression: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def insert_or_newer(cls, key: str, version: int) -> Condition:
+        """No record yet, or the stored one is older: the usual rule for an event."""
+        return cls(
+            "attribute_not_exists(#pk) OR #version < :version",
+            {"#pk": key, "#version": "version"},
+            {":version": {"N": str(version)}},
+        )
+
+    @classmethod
+    def newer_only(cls, version: int) -> Condition:
+        """Update an existing, older record but never create one (see items.condition)."""
+        return cls(
+            "#version < :version", {"#version": "version"}, {":version": {"N": str(version)}}
+        )
+
+    def request(self) -> dict[str, Any]:
+        """The condition's part of a PutItem or UpdateItem request."""
+        request: dict[str, Any] = {"ConditionExpression": self.expression}
+        if self.names:
+            request["ExpressionAttributeNames"] = self.names
+        if self.values:
+            request["ExpressionAttributeValues"] = self.values
+        return request
 
 
 def dynamodb_client(settings: Settings) -> Any:
@@ -30,9 +69,7 @@ def dynamodb_client(settings: Settings) -> Any:
     return boto3.client("dynamodb", config=config)
 
 
-def conditional_put(
-    client: Any, table: str, key: str, item: dict[str, Any], version: int, condition: str
-) -> bool:
+def conditional_put(client: Any, table: str, item: dict[str, Any], condition: Condition) -> bool:
     """Write the item if the condition holds. True if written, False if stale or duplicate.
 
     No read happens first: the condition is checked by DynamoDB atomically with the
@@ -40,23 +77,9 @@ def conditional_put(
     version losing last.
     """
     try:
-        client.put_item(
-            TableName=table,
-            Item=item,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=_names(key, condition),
-            ExpressionAttributeValues={":version": {"N": str(version)}},
-        )
+        client.put_item(TableName=table, Item=item, **condition.request())
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return False
         raise
     return True
-
-
-def _names(key: str, condition: str) -> dict[str, str]:
-    # DynamoDB refuses placeholders that the expression does not use.
-    names = {"#version": "version"}
-    if "#pk" in condition:
-        names["#pk"] = key
-    return names

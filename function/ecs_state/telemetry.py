@@ -9,26 +9,44 @@ from __future__ import annotations
 import json
 import sys
 import time
+from enum import StrEnum
 from typing import Any, TextIO
 
-APPLIED = "applied"
-STALE = "stale-or-duplicate"
-REJECTED = "rejected"
-FAILED = "failed"
+from ecs_state.config import LOG_LEVELS, Settings
 
-# Metric names per outcome. FAILED is an infrastructure error after the client's retries.
-METRIC_NAMES = {
-    APPLIED: "Applied",
-    STALE: "StaleOrDuplicate",
-    REJECTED: "Rejected",
-    FAILED: "Failed",
+
+class Outcome(StrEnum):
+    """What happened to one event; the value is what log lines and results carry."""
+
+    APPLIED = "applied"
+    STALE = "stale-or-duplicate"
+    REJECTED = "rejected"
+    FAILED = "failed"  # an infrastructure error after the client's retries
+
+    @property
+    def metric(self) -> str:
+        return _METRIC_NAMES[self]
+
+    @property
+    def is_error(self) -> bool:
+        return self in (Outcome.REJECTED, Outcome.FAILED)
+
+
+_METRIC_NAMES = {
+    Outcome.APPLIED: "Applied",
+    Outcome.STALE: "StaleOrDuplicate",
+    Outcome.REJECTED: "Rejected",
+    Outcome.FAILED: "Failed",
 }
-_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
 class Telemetry:
+    @classmethod
+    def from_settings(cls, settings: Settings, stream: TextIO | None = None) -> Telemetry:
+        return cls(settings.log_level, settings.metrics_namespace, settings.launch_type, stream)
+
     def __init__(self, level: str, namespace: str, launch_type: str, stream: TextIO | None = None):
-        self.threshold = _LEVELS[level]
+        self.threshold = LOG_LEVELS.index(level)
         self.launch_type = launch_type
         self.stream = stream
         # The metric directive is the same on every line; build it once.
@@ -37,22 +55,22 @@ class Telemetry:
                 "Namespace": namespace,
                 "Dimensions": [["LaunchType", "ResourceType"]],
                 "Metrics": [
-                    *({"Name": name, "Unit": "Count"} for name in METRIC_NAMES.values()),
+                    *({"Name": outcome.metric, "Unit": "Count"} for outcome in Outcome),
                     {"Name": "ProcessingTime", "Unit": "Milliseconds"},
                 ],
             }
         ]
 
     def enabled(self, level: str) -> bool:
-        return _LEVELS[level] >= self.threshold
+        return LOG_LEVELS.index(level) >= self.threshold
 
     def log(self, level: str, message: str, **fields: Any) -> None:
         if self.enabled(level):
             self._write({"level": level, "message": message, **fields})
 
-    def outcome(self, outcome: str, resource: str, duration_ms: float, **fields: Any) -> None:
+    def outcome(self, outcome: Outcome, resource: str, duration_ms: float, **fields: Any) -> None:
         """The per-event line: always written (ERROR for failures, INFO otherwise)."""
-        level = "ERROR" if outcome in (REJECTED, FAILED) else "INFO"
+        level = "ERROR" if outcome.is_error else "INFO"
         duration_ms = round(duration_ms, 3)
         record = {
             "level": level,
@@ -64,7 +82,7 @@ class Telemetry:
             "LaunchType": self.launch_type,
             "ResourceType": resource,
             "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": self.directive},
-            **{metric: int(name == outcome) for name, metric in METRIC_NAMES.items()},
+            **{each.metric: int(each is outcome) for each in Outcome},
             "ProcessingTime": duration_ms,
         }
         self._write(record)

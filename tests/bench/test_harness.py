@@ -104,3 +104,9 @@ def test_requests_per_event_handler_one_baseline_get_then_put(local_tables):
 class _Discard:
     def write(self, text: str) -> int:
         return len(text)
+
+
+def test_the_baselines_outcomes_are_the_handlers():
+    from ecs_state.telemetry import Outcome
+
+    assert (baseline.APPLIED, baseline.STALE) == (Outcome.APPLIED, Outcome.STALE)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
-from ecs_state import events, items
+from ecs_state import attributes, events, items
 from ecs_state.config import Settings
+from ecs_state.store import Condition
 from scripts import ecs_events as samples
 
 DAY = 86_400
@@ -35,7 +37,7 @@ def change(event, **settings):
     ],
 )
 def test_numbers_keep_their_exact_decimal_text(value, text):
-    assert items.to_attribute(value, "x") == {"N": text}
+    assert attributes.to_attribute(value, "x") == {"N": text}
 
 
 @pytest.mark.parametrize(
@@ -78,19 +80,18 @@ def test_no_expiry_when_ttl_is_off():
 def test_condition_refuses_inserts_for_events_older_than_the_window():
     settings = Settings(launch_type="EC2", task_table="t", container_instance_table="c", ttl_days=7)
     parsed = change(samples.task_event(TASK, 3))
-    assert (
-        items.condition(parsed, settings, now=parsed.event_time + DAY)
-        == items.CONDITION_INSERT_OR_NEWER
-    )
-    assert (
-        items.condition(parsed, settings, now=parsed.event_time + 7 * DAY)
-        == items.CONDITION_NEWER_ONLY
-    )
+    insert_or_newer = Condition.insert_or_newer("taskArn", parsed.version)
+    newer_only = Condition.newer_only(parsed.version)
+    assert items.condition(parsed, settings, now=parsed.event_time + DAY) == insert_or_newer
+    assert items.condition(parsed, settings, now=parsed.event_time + 7 * DAY) == newer_only
     no_ttl = Settings(launch_type="EC2", task_table="t", container_instance_table="c")
-    assert (
-        items.condition(parsed, no_ttl, now=parsed.event_time + 999 * DAY)
-        == items.CONDITION_INSERT_OR_NEWER
-    )
+    assert items.condition(parsed, no_ttl, now=parsed.event_time + 999 * DAY) == insert_or_newer
+
+
+def test_conditions_name_exactly_the_placeholders_their_expression_uses():
+    for condition in (Condition.insert_or_newer("taskArn", 3), Condition.newer_only(3)):
+        used = set(re.findall(r"[#:][A-Za-z]+", condition.expression))
+        assert used == set(condition.names) | set(condition.values), condition
 
 
 def test_event_time_falls_back_to_updated_at():
@@ -100,4 +101,4 @@ def test_event_time_falls_back_to_updated_at():
 
 
 def test_item_size_matches_dynamodb_accounting_for_strings_and_names():
-    assert items.item_size({"ab": {"S": "xyz"}, "n": {"BOOL": True}}) == 2 + 3 + 1 + 1
+    assert attributes.item_size({"ab": {"S": "xyz"}, "n": {"BOOL": True}}) == 2 + 3 + 1 + 1

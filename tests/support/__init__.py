@@ -1,0 +1,1 @@
+"""The one home of what tests share: emulator clients, tables, state checks."""
