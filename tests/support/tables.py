@@ -64,12 +64,21 @@ def create_table(
     return name
 
 
-def create_state_tables(dynamodb: Any, *, index: bool = True, prefix: str = "") -> dict[str, str]:
-    """A task table and a container-instance table with unique names."""
+def create_state_tables(
+    dynamodb: Any, *, index: bool = True, prefix: str = "", projection: dict | None = None
+) -> dict[str, str]:
+    """A task table and a container-instance table with unique names; projection replaces
+    the index's (ALL unless given)."""
     suffix = uuid.uuid4().hex[:8]
     return {
-        TASK: create_table(dynamodb, f"{prefix}tasks-{suffix}", TASK, index=index),
+        TASK: create_table(
+            dynamodb, f"{prefix}tasks-{suffix}", TASK, index=index, projection=projection
+        ),
         CONTAINER_INSTANCE: create_table(
-            dynamodb, f"{prefix}instances-{suffix}", CONTAINER_INSTANCE, index=index
+            dynamodb,
+            f"{prefix}instances-{suffix}",
+            CONTAINER_INSTANCE,
+            index=index,
+            projection=projection,
         ),
     }
