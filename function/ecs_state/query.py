@@ -606,9 +606,9 @@ def default_client(region: str | None = None, endpoint_url: str | None = None) -
     from botocore.config import Config
 
     try:
-        return boto3.client(
+        # A session of its own: boto3's default session would keep credentials it found once.
+        return boto3.session.Session(region_name=region).client(
             "dynamodb",
-            region_name=region,
             endpoint_url=endpoint_url,
             config=Config(retries={"mode": "standard", "total_max_attempts": 5}),
         )
