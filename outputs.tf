@@ -1,6 +1,6 @@
 output "task_table_name" {
-  description = "Name of the task table (partition key taskArn)."
-  value       = local.task_table_name
+  description = "Name of the task table (partition key taskArn). Refers to the table resource when the module creates it, so a consumer in the same apply waits for the table."
+  value       = var.create_task_table ? aws_dynamodb_table.this["task"].name : local.task_table_name
 }
 
 output "task_table_arn" {
@@ -10,12 +10,32 @@ output "task_table_arn" {
 
 output "container_instance_table_name" {
   description = "Name of the container-instance table (partition key containerInstanceArn); null when launch_type is FARGATE."
-  value       = local.container_instance_table_name
+  value       = local.create_container_instance ? aws_dynamodb_table.this["container_instance"].name : local.container_instance_table_name
 }
 
 output "container_instance_table_arn" {
   description = "ARN of the container-instance table; null when launch_type is FARGATE."
   value       = local.container_instance_table_arn
+}
+
+output "task_index_name" {
+  description = "Name of the task table's status index (partition key clusterArn, sort key lastStatus); null when the module does not create the table or status_index_enabled is false."
+  value       = var.create_task_table && var.status_index_enabled ? one([for index in aws_dynamodb_table.this["task"].global_secondary_index : index.name]) : null
+}
+
+output "container_instance_index_name" {
+  description = "Name of the container-instance table's status index (partition key clusterArn, sort key status); null when the module does not create that table or status_index_enabled is false."
+  value       = local.create_container_instance && var.status_index_enabled ? one([for index in aws_dynamodb_table.this["container_instance"].global_secondary_index : index.name]) : null
+}
+
+output "task_table_stream_arn" {
+  description = "ARN of the task table's DynamoDB stream; null unless stream_enabled and the module creates the table."
+  value       = var.create_task_table && var.stream_enabled ? aws_dynamodb_table.this["task"].stream_arn : null
+}
+
+output "container_instance_table_stream_arn" {
+  description = "ARN of the container-instance table's DynamoDB stream; null unless stream_enabled and the module creates that table."
+  value       = local.create_container_instance && var.stream_enabled ? aws_dynamodb_table.this["container_instance"].stream_arn : null
 }
 
 output "function_name" {
@@ -64,6 +84,6 @@ output "log_group_name" {
 }
 
 output "function_zip_path" {
-  description = "Path of the function zip built by archive_file (what is deployed)."
-  value       = data.archive_file.function.output_path
+  description = "Path of the deployed function zip: function.zip in the module's directory, built by tools/package.py and committed."
+  value       = local.package_path
 }

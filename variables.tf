@@ -39,7 +39,7 @@ variable "cluster_arns" {
     condition = alltrue([
       for arn in var.cluster_arns : can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$", arn))
     ])
-    error_message = "Every entry of cluster_arns must be an ECS cluster ARN such as arn:aws:ecs:us-east-1:123456789012:cluster/my-cluster."
+    error_message = "Every entry of cluster_arns must be an ECS cluster ARN such as arn:aws:ecs:us-east-1:123456789012:cluster/my-cluster; not: ${join(", ", [for arn in var.cluster_arns : jsonencode(arn) if !can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$", arn))])}."
   }
 }
 
@@ -139,14 +139,14 @@ variable "write_capacity" {
   }
 }
 
-variable "point_in_time_recovery" {
+variable "point_in_time_recovery_enabled" {
   description = "Enable point-in-time recovery on the tables this module creates."
   type        = bool
   default     = true
 }
 
-variable "deletion_protection" {
-  description = "Enable deletion protection on the tables this module creates. Turn it off before destroying them."
+variable "deletion_protection_enabled" {
+  description = "Enable deletion protection on the tables this module creates. Turn it off (and apply) before destroying them, or before switching launch_type from EC2 to FARGATE deletes the container-instance table."
   type        = bool
   default     = true
 }
@@ -160,16 +160,56 @@ variable "ttl_days" {
     condition     = var.ttl_days >= 0 && var.ttl_days <= 3650 && floor(var.ttl_days) == var.ttl_days
     error_message = "ttl_days must be a whole number from 0 (off) to 3650."
   }
+  validation {
+    # A redrive replays events up to the queue's retention old; an event older than the TTL
+    # window may update a record but never create one (see the README's retention section).
+    condition     = var.ttl_days == 0 || !var.create_dead_letter_queue || var.ttl_days > ceil(var.dead_letter_queue_retention_seconds / 86400)
+    error_message = "ttl_days (${var.ttl_days}) must be above the dead-letter queue's retention (${ceil(var.dead_letter_queue_retention_seconds / 86400)} days, rounded up), so that a redriven event always lands inside the TTL window; raise ttl_days or lower dead_letter_queue_retention_seconds."
+  }
 }
 
 variable "kms_key_arn" {
-  description = "ARN of a customer-managed KMS key used for the tables, the log group, the dead-letter queue and the function's environment. Null uses AWS-owned or AWS-managed keys. The key policy must allow the CloudWatch Logs and EventBridge service principals (see README)."
+  description = "ARN of a customer-managed KMS key used for the tables, the log groups, the dead-letter queue and the functions' environment. Null uses AWS-owned or AWS-managed keys. The key policy must allow CloudWatch Logs and EventBridge (see the README's \"Customer-managed KMS key\" section)."
   type        = string
   default     = null
 
   validation {
     condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab."
+  }
+}
+
+variable "status_index_enabled" {
+  description = "Add a global secondary index (partition key clusterArn, sort key lastStatus for tasks and status for container instances) to the tables this module creates, so readers can list a cluster's resources by status without a Scan. The reconciler uses it too."
+  type        = bool
+  default     = true
+}
+
+variable "status_index_projection" {
+  description = "What the status index copies from each item: INCLUDE (the attributes a listing shows, the default: see the README's projection cost table), KEYS_ONLY (cheapest writes; readers fetch each item) or ALL (each write copies the whole item)."
+  type        = string
+  default     = "INCLUDE"
+
+  validation {
+    condition     = contains(["INCLUDE", "KEYS_ONLY", "ALL"], var.status_index_projection)
+    error_message = "status_index_projection must be \"INCLUDE\", \"KEYS_ONLY\" or \"ALL\"."
+  }
+}
+
+variable "stream_enabled" {
+  description = "Enable DynamoDB Streams on the tables this module creates, for consumers of state changes (stream ARNs are outputs)."
+  type        = bool
+  default     = false
+}
+
+variable "stream_view_type" {
+  description = "What each stream record holds when stream_enabled is true: NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE or KEYS_ONLY."
+  type        = string
+  default     = "NEW_AND_OLD_IMAGES"
+
+  validation {
+    condition     = contains(["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"], var.stream_view_type)
+    error_message = "stream_view_type must be one of NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE, KEYS_ONLY."
   }
 }
 
@@ -266,6 +306,48 @@ variable "tracing_enabled" {
 }
 
 # ---------------------------------------------------------------------------------------
+# Reconciler
+# ---------------------------------------------------------------------------------------
+variable "reconcile_enabled" {
+  description = "Create the reconciler: a second function from the same package that, on a schedule, reads the clusters' tasks (and container instances) from the ECS API and writes what the tables miss or hold older, through the same versioned write as events. It backfills what existed before the module was applied and repairs events lost for good."
+  type        = bool
+  default     = true
+}
+
+variable "reconcile_schedule" {
+  description = "When the reconciler runs: an EventBridge schedule expression."
+  type        = string
+  default     = "rate(20 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.reconcile_schedule))
+    error_message = "reconcile_schedule must be a schedule expression such as \"rate(20 minutes)\" or \"cron(0/20 * * * ? *)\"."
+  }
+}
+
+variable "reconcile_max_requests_per_second" {
+  description = "Cap on the reconciler's own ECS API request rate. ListTasks, DescribeTasks, ListContainerInstances and DescribeContainerInstances share one per-account bucket (about 20 requests per second sustained) with every other caller in the account, so keep it well below that."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.reconcile_max_requests_per_second > 0 && var.reconcile_max_requests_per_second <= 20
+    error_message = "reconcile_max_requests_per_second must be above 0 and at most 20 (the ECS API's sustained rate for the account)."
+  }
+}
+
+variable "reconcile_timeout" {
+  description = "Reconciler timeout in seconds. A run stops cleanly before it and the next run continues, so a large account converges over several runs."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.reconcile_timeout >= 30 && var.reconcile_timeout <= 900 && floor(var.reconcile_timeout) == var.reconcile_timeout
+    error_message = "reconcile_timeout must be a whole number of seconds from 30 to 900."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
 # Delivery and failures
 # ---------------------------------------------------------------------------------------
 variable "target_maximum_retry_attempts" {
@@ -348,7 +430,7 @@ variable "dead_letter_queue_retention_seconds" {
 # Alarms
 # ---------------------------------------------------------------------------------------
 variable "create_alarms" {
-  description = "Create CloudWatch alarms on function errors and on messages in the dead-letter queue."
+  description = "Create CloudWatch alarms on function errors (event function and reconciler) and on messages in the dead-letter queue."
   type        = bool
   default     = false
 }

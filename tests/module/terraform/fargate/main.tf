@@ -1,11 +1,11 @@
 module "ecs_state" {
   source = "../../../.."
 
-  name                = "t-fargate"
-  launch_type         = "FARGATE"
-  deletion_protection = false
-  architecture        = "x86_64"
-  tracing_enabled     = true
+  name                        = "t-fargate"
+  launch_type                 = "FARGATE"
+  deletion_protection_enabled = false
+  architecture                = "x86_64"
+  tracing_enabled             = true
 }
 
 output "module" {

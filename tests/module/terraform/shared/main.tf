@@ -2,11 +2,11 @@
 module "ec2_cluster" {
   source = "../../../.."
 
-  name                = "t-shared-ec2"
-  launch_type         = "EC2"
-  cluster_arns        = ["arn:aws:ecs:us-east-1:123456789012:cluster/ec2"]
-  task_table_name     = "t-shared-tasks"
-  deletion_protection = false
+  name                        = "t-shared-ec2"
+  launch_type                 = "EC2"
+  cluster_arns                = ["arn:aws:ecs:us-east-1:123456789012:cluster/ec2"]
+  task_table_name             = "t-shared-tasks"
+  deletion_protection_enabled = false
 }
 
 module "fargate_cluster" {
