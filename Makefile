@@ -11,7 +11,7 @@ WITH_TOOLS := source "$(ECS_STATE_CACHE)/env.sh" &&
 TF_DIRS := . $(wildcard examples/*)
 LINT_TREE := $(ECS_STATE_CACHE)/lint/tree
 
-.PHONY: help tools test lint unit demo bench redrive docs clean-cache
+.PHONY: help tools test lint unit demo bench redrive docs package clean-cache
 
 help:
 	@echo "make test     install what is missing, then run every gate and test tier"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench    benchmark against the read-then-write baseline"
 	@echo "make redrive  QUEUE_URL=... FUNCTION_NAME=... replays the dead-letter queue"
 	@echo "make docs     regenerate the README's inputs and outputs tables"
+	@echo "make package  rebuild function.zip after changing function/ (commit it too)"
 
 tools:
 	bash tools/bootstrap.sh all
@@ -32,11 +33,13 @@ test: tools
 	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary="$$TOFU_BIN"
 
 lint:
+	python3 -m tools.package --check
 	$(WITH_TOOLS) tofu fmt -check -recursive -diff
 	@# Validated in a copy: `tofu init` writes a lock file beside the configuration, and
-	@# one made with a locally built provider has no place in the checkout.
+	@# one made with a locally built provider has no place in the checkout. The zip goes
+	@# too: validate hashes it.
 	rm -rf "$(LINT_TREE)" && mkdir -p "$(LINT_TREE)"
-	cp --parents $$(find $(TF_DIRS) -maxdepth 1 -name '*.tf') "$(LINT_TREE)/"
+	cp --parents $$(find $(TF_DIRS) -maxdepth 1 -name '*.tf') function.zip "$(LINT_TREE)/"
 	$(WITH_TOOLS) for dir in $(TF_DIRS); do \
 	  echo "tofu validate $$dir"; \
 	  TF_DATA_DIR="$(ECS_STATE_CACHE)/tfdata/validate/$$dir" tofu -chdir="$(LINT_TREE)/$$dir" init -backend=false -input=false -no-color >/dev/null; \
@@ -63,6 +66,10 @@ redrive:
 
 docs: tools
 	$(WITH_TOOLS) terraform-docs .
+
+# Standard library only, so it needs no bootstrap.
+package:
+	python3 -m tools.package
 
 clean-cache:
 	rm -rf "$(ECS_STATE_CACHE)"

@@ -9,11 +9,5 @@ terraform {
       # 6.0: data.aws_region's `region` attribute (`name` is deprecated there).
       version = ">= 6.0"
     }
-    archive = {
-      source = "hashicorp/archive"
-      # The module uses archive_file with `source` blocks (content and filename) only,
-      # which every release since 1.x supports; 1.3.0 is the oldest release tested.
-      version = ">= 1.3"
-    }
   }
 }
