@@ -69,6 +69,9 @@ class Change:
     event_time: float | None  # epoch seconds, from the event's `time` (or detail.updatedAt)
     account: str | None
     region: str | None
+    # Who observed the change when it is not an event: the reconciler sets "reconcile".
+    # Events leave it None, so the items they write carry no `_source` at all.
+    source: str | None = None
 
     @property
     def is_terminal(self) -> bool:

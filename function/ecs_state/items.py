@@ -11,6 +11,9 @@ with a detail field:
     _account     AWS account of the event
     _region      AWS region of the event
     _expiresAt   epoch seconds; only on terminal records when TTL_DAYS > 0
+    _source      "reconcile" on records the reconciler wrote from the ECS API; absent on
+                 records written by an event (see ecs_state.reconcile)
+    _missingSince  ISO 8601; set by the reconciler on a record ECS no longer knows
 
 Retention and resurrection
 --------------------------
@@ -64,6 +67,7 @@ def build_item(change: Change, settings: Settings, now: float) -> dict[str, Any]
         "_ingestedAt": _iso(now),
         "_account": change.account,
         "_region": change.region,
+        "_source": change.source,
     }
     item.update({name: {"S": value} for name, value in metadata.items() if value is not None})
     expires_at = expiry(change, settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -47,6 +48,7 @@ class Telemetry:
 
     def __init__(self, level: str, namespace: str, launch_type: str, stream: TextIO | None = None):
         self.threshold = LOG_LEVELS.index(level)
+        self.namespace = namespace
         self.launch_type = launch_type
         self.stream = stream
         # The metric directive is the same on every line; build it once.
@@ -84,6 +86,41 @@ class Telemetry:
             "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": self.directive},
             **{each.metric: int(each is outcome) for each in Outcome},
             "ProcessingTime": duration_ms,
+        }
+        self._write(record)
+
+    def summary(
+        self,
+        message: str,
+        metrics: Mapping[str, float],
+        units: Mapping[str, str],
+        *,
+        level: str = "INFO",
+        **fields: Any,
+    ) -> None:
+        """One line per run (the reconciler's): always written, with its own metric directive.
+
+        Its only dimension is LaunchType, so its metrics never mix with the per-event ones;
+        a metric whose unit is not in ``units`` is a Count.
+        """
+        record = {
+            "level": level,
+            "message": message,
+            **fields,
+            "LaunchType": self.launch_type,
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [["LaunchType"]],
+                        "Metrics": [
+                            {"Name": name, "Unit": units.get(name, "Count")} for name in metrics
+                        ],
+                    }
+                ],
+            },
+            **metrics,
         }
         self._write(record)
 
