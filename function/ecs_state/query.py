@@ -98,6 +98,25 @@ CONTAINER_INSTANCE_STATUSES = frozenset(
 TASK_LISTING = ("lastStatus", "desiredStatus", "version", TASK_DEFINITION, STARTED_BY)
 CONTAINER_INSTANCE_LISTING = ("status", "agentConnected", "version", "ec2InstanceId")
 
+# The index projection the module gives its tables by default (variables.tf states the same
+# list): every field above, the reconciler's version read, and a few more a listing may
+# filter on. With cluster, family and service names of up to 64 characters its entry stays
+# under 1 KB, so the index costs one write unit per new record and two per status change
+# (docs/benchmarks/projection.md).
+LISTING_ATTRIBUTES = (
+    "desiredStatus",
+    "version",
+    "taskDefinitionArn",
+    "group",
+    "startedBy",
+    "launchType",
+    "containerInstanceArn",
+    "_eventTime",
+    "_missingSince",
+    "agentConnected",
+    "ec2InstanceId",
+)
+
 BATCH_GET_MAX_KEYS = 100  # DynamoDB's limit per BatchGetItem request
 BATCH_GET_ATTEMPTS = 8
 

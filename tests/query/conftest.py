@@ -16,13 +16,7 @@ import pytest
 from ecs_state.config import Settings
 from ecs_state.events import CONTAINER_INSTANCE, KIND_BY_NAME, TASK
 from ecs_state.processor import process_event
-from ecs_state.query import (
-    CONTAINER_INSTANCE_LISTING,
-    MISSING_SINCE,
-    TABLE_ARN,
-    TASK_LISTING,
-    Reader,
-)
+from ecs_state.query import LISTING_ATTRIBUTES, MISSING_SINCE, TABLE_ARN, Reader
 from ecs_state.telemetry import Telemetry
 from scripts.ecs_events import (
     ACCOUNT,
@@ -41,15 +35,11 @@ JOBS_TASKS = 23  # more than several pages at PAGE_SIZE
 PAGE_SIZE = 4
 MISSING_AT = "2026-11-01T13:00:00.000Z"
 
-# Everything a listing shows: with it the index answers alone.
-LISTING_INCLUDE = sorted(
-    {*TASK_LISTING, *CONTAINER_INSTANCE_LISTING, MISSING_SINCE}
-    - {"lastStatus", "status"}  # the index's own sort keys are always there
-)
 PROJECTIONS: dict[str, dict[str, Any] | None] = {
     "ALL": {"ProjectionType": "ALL"},
     "KEYS_ONLY": {"ProjectionType": "KEYS_ONLY"},
-    "INCLUDE": {"ProjectionType": "INCLUDE", "NonKeyAttributes": LISTING_INCLUDE},
+    # The module's default.
+    "INCLUDE": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(LISTING_ATTRIBUTES)},
     # An INCLUDE that lacks startedBy, taskDefinitionArn and _missingSince.
     "INCLUDE_NARROW": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["desiredStatus"]},
     "NO_INDEX": None,
