@@ -32,6 +32,7 @@ from typing import Any
 
 from bench.local import aws_environment
 from ecs_state.telemetry import Outcome
+from tools import package
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = ROOT / "function"
@@ -132,11 +133,8 @@ class ColdStart:
 
 
 def build_zip(destination: Path, function_dir: Path = FUNCTION_DIR) -> Path:
-    """The Lambda package as the module builds it: ecs_state/*.py only, deflated."""
-    sources = sorted((function_dir / "ecs_state").glob("*.py"))
-    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for source in sources:
-            archive.write(source, arcname=f"ecs_state/{source.name}")
+    """The Lambda package byte for byte as the module deploys it (tools/package.py)."""
+    destination.write_bytes(package.build(function_dir))
     return destination
 
 

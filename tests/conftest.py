@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -169,3 +170,16 @@ def moto(request, moto_server):
             "registry)",
         )
     return moto_server
+
+
+@pytest.fixture(scope="session")
+def terraform_cli() -> str:
+    """HashiCorp Terraform (TERRAFORM_BIN from env.sh), checked to be Terraform."""
+    binary = os.environ.get("TERRAFORM_BIN")
+    if not binary or not os.access(binary, os.X_OK):
+        skip_or_fail("terraform", f"no Terraform CLI at TERRAFORM_BIN={binary!r}: run `make tools`")
+    version = subprocess.run(
+        [binary, "version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    assert version and version[0].startswith("Terraform v"), (binary, version)
+    return binary

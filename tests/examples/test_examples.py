@@ -6,13 +6,9 @@ kind of resource the module has, so the module is proven under both CLIs.
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 
 from scripts.demo import ROOT, LocalExample
-from tests.conftest import skip_or_fail
 from tests.module.emulated import Aws
 
 pytestmark = pytest.mark.module
@@ -48,19 +44,6 @@ def apply_and_destroy(moto, name: str, binary: str | None = None) -> None:
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_applies_and_destroys(moto, name):
     apply_and_destroy(moto, name)
-
-
-@pytest.fixture(scope="session")
-def terraform_cli() -> str:
-    """HashiCorp Terraform (TERRAFORM_BIN from env.sh), checked to be Terraform."""
-    binary = os.environ.get("TERRAFORM_BIN")
-    if not binary or not os.access(binary, os.X_OK):
-        skip_or_fail("terraform", f"no Terraform CLI at TERRAFORM_BIN={binary!r}: run `make tools`")
-    version = subprocess.run(
-        [binary, "version"], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
-    assert version and version[0].startswith("Terraform v"), (binary, version)
-    return binary
 
 
 def test_ec2_example_under_terraform(moto, terraform_cli):

@@ -20,6 +20,7 @@ from tests.module.emulated import (
     statements_by_sid,
     zip_members,
 )
+from tools import package
 
 pytestmark = pytest.mark.module
 
@@ -132,8 +133,12 @@ def test_ec2_mode(moto, ec2, local_tables):
     assert "launchType" not in pattern
     assert matching_events(pattern) == TASK_EVENTS | INSTANCE_EVENTS
 
-    # What would ship is what is tested: the zip archive_file built, against DynamoDB Local.
+    # What ships is what is tested: the committed zip, which the function was created from,
+    # against DynamoDB Local.
     zip_path = os.path.normpath(ROOT / "tests/module/terraform/ec2" / out["function_zip_path"])
+    assert zip_path == str(package.PACKAGE)
+    deployed = aws.awslambda.get_function_configuration(FunctionName=out["function_name"])
+    assert deployed["CodeSha256"] == package.base64_sha256(package.PACKAGE.read_bytes())
     assert zip_members(zip_path) == package_sources()
     local = local_client(local_tables["endpoint"])
     for name, key in (
