@@ -10,8 +10,8 @@
 #   tofu            OpenTofu, built from source with the Go toolchain
 #   terraform       HashiCorp Terraform for the tests' Terraform tier: TERRAFORM_BIN, else
 #                   the user's own terraform when it meets versions.tf, else built from source
-#   providers       hashicorp/aws and hashicorp/archive, built from source into the
-#                   filesystem mirror that env.sh's CLI configuration points at
+#   providers       hashicorp/aws, built from source into the filesystem mirror that
+#                   env.sh's CLI configuration points at
 #   dynamodb-local  DynamoDB Local and its native SQLite library, from Maven Central
 #   event-ruler     EventBridge's matching engine (event-ruler), from Maven Central, that
 #                   the module tests use to check the rule's event pattern
@@ -43,14 +43,13 @@ TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${ECS_STATE_CACHE:-$HOME/.cache/ecs-state}
 
 # ---- pins (a new version is a new cache key) --------------------------------------
-# OpenTofu, Terraform, terraform-docs and the archive provider are pinned in the
-# build-only Go modules tools/go/*/go.mod.
+# OpenTofu, Terraform and terraform-docs are pinned in the build-only Go modules
+# tools/go/*/go.mod.
 AWS_PROVIDER_MODULE=github.com/hashicorp/terraform-provider-aws
 # main at 2026-06-02, just after the v6.47.0 tag; its version/VERSION says 6.47.1.
 # The module path has no /v6 suffix, so Go addresses the commit by a pseudo-version.
 AWS_PROVIDER_PSEUDO_VERSION=v1.60.1-0.20260602190131-5f2286d6d836
 AWS_PROVIDER_VERSION=6.47.1
-ARCHIVE_PROVIDER_MODULE=github.com/terraform-providers/terraform-provider-archive
 DYNAMODB_LOCAL_VERSION=2.6.1
 EVENT_RULER_VERSION=1.8.1
 MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
@@ -397,12 +396,6 @@ aws_provider_binary() {
   [[ $(aws_provider_flavour) == full ]] || dir+="-trimmed-$(aws_trim_key)"
   printf '%s/providers/aws/%s/terraform-provider-aws_v%s\n' "$CACHE" "$dir" "$AWS_PROVIDER_VERSION"
 }
-archive_module_version() { pinned_version archive "$ARCHIVE_PROVIDER_MODULE"; }
-archive_provider_version() { archive_module_version | sed 's/^v//'; }
-archive_provider_binary() {
-  printf '%s/providers/archive/%s/terraform-provider-archive_v%s\n' \
-    "$CACHE" "$(archive_module_version)" "$(archive_provider_version)"
-}
 
 aws_provider_ldflags() {
   printf '%s\n' "-s -w -X $AWS_PROVIDER_MODULE/version.ProviderVersion=$AWS_PROVIDER_VERSION"
@@ -456,18 +449,6 @@ build_trimmed_aws_provider() {
   mv -f "$out.tmp" "$out"
 }
 
-build_archive_provider() {
-  local out
-  out=$(archive_provider_binary)
-  if [[ -x $out ]]; then
-    say "provider archive: $out (cached)"
-    return 0
-  fi
-  need_go "terraform-provider-archive"
-  build_wrapper archive "$(archive_module_version)" "$ARCHIVE_PROVIDER_MODULE" "$out" "-s -w"
-  say "provider archive: $out"
-}
-
 # Lays the filesystem mirror out as <host>/hashicorp/<name>/<version>/<os_arch>/ for
 # both default registries, so a module's `source = "hashicorp/aws"` resolves offline
 # under OpenTofu and Terraform alike. Only the versions pinned here stay listed.
@@ -484,7 +465,6 @@ mirror_provider() {
 
 mirror_all() {
   mirror_provider aws "$AWS_PROVIDER_VERSION" "$(aws_provider_binary)"
-  mirror_provider archive "$(archive_provider_version)" "$(archive_provider_binary)"
 }
 
 write_cli_config() {
@@ -517,10 +497,9 @@ step_providers() {
     return 0
   fi
   with_lock provider-aws build_aws_provider
-  with_lock provider-archive build_archive_provider
   with_lock mirror mirror_all
   write_cli_config
-  say "providers: mirror $CACHE/mirror (aws $AWS_PROVIDER_VERSION, archive $(archive_provider_version))"
+  say "providers: mirror $CACHE/mirror (aws $AWS_PROVIDER_VERSION)"
 }
 
 # ---- DynamoDB Local ---------------------------------------------------------------
@@ -731,7 +710,6 @@ step_status() {
   printf '%-16s %s\n' tofu "${tf_bin:-none} $([[ -x ${tf_bin:-/nonexistent} ]] && echo ok || echo missing)"
   printf '%-16s %s\n' terraform "$TERRAFORM_CHOICE $([[ -x $TERRAFORM_CHOICE ]] && echo ok || echo missing)"
   printf '%-16s %s\n' "provider aws" "$(aws_provider_binary) $([[ -x $(aws_provider_binary) ]] && echo ok || echo missing)"
-  printf '%-16s %s\n' "provider archive" "$(archive_provider_binary) $([[ -x $(archive_provider_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' dynamodb-local "$(dynamodb_local_dir) $([[ -f $(dynamodb_local_dir)/.complete ]] && echo ok || echo missing)"
   printf '%-16s %s\n' terraform-docs "$(terraform_docs_binary)"
   printf '%-16s %s\n' tflint "$CACHE/tflint/$TFLINT_VERSION/tflint"
