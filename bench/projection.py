@@ -41,7 +41,7 @@ from ecs_state import events, items
 from ecs_state.attributes import item_size
 from ecs_state.config import Settings
 from ecs_state.events import CLUSTER_FIELD, KIND_BY_NAME, STATUS_INDEX, TASK
-from ecs_state.query import LISTING_ATTRIBUTES, TASK_LISTING, Reader
+from ecs_state.query import INDEX_INCLUDE, TASK_LISTING, Reader
 from ecs_state.store import Condition
 from scripts import ecs_events
 from tests.support.tables import create_table
@@ -56,8 +56,8 @@ PROJECTIONS: dict[str, dict[str, Any] | None] = {
     "no index": None,
     "ALL": {"ProjectionType": "ALL"},
     "KEYS_ONLY": {"ProjectionType": "KEYS_ONLY"},
-    # The module's default: what a listing shows (ecs_state.query.LISTING_ATTRIBUTES).
-    "INCLUDE listing": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(LISTING_ATTRIBUTES)},
+    # The module's default: what a listing shows (ecs_state.query.INDEX_INCLUDE).
+    "INCLUDE listing": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_INCLUDE[TASK])},
 }
 NEW_ITEM = "new item (PENDING)"
 STATUS_CHANGE = "PENDING -> RUNNING"
@@ -342,7 +342,7 @@ def markdown(
         f"- settings: `--tasks {arguments.tasks} --other-tasks {arguments.other_tasks}`; "
         "items are the handler's own (scripts/ecs_events.py `task_event`, EC2 launch type, "
         "placed on a container instance, overrides redacted as by default)",
-        f"- INCLUDE listing: {', '.join(f'`{name}`' for name in LISTING_ATTRIBUTES)}",
+        f"- INCLUDE listing: {', '.join(f'`{name}`' for name in INDEX_INCLUDE[TASK])}",
         "",
         "## Write units per PutItem",
         "",

@@ -96,26 +96,43 @@ CONTAINER_INSTANCE_STATUSES = frozenset(
 
 # What a listing shows, per kind (the CLI's table columns and JSON lines).
 TASK_LISTING = ("lastStatus", "desiredStatus", "version", TASK_DEFINITION, STARTED_BY)
-CONTAINER_INSTANCE_LISTING = ("status", "agentConnected", "version", "ec2InstanceId")
-
-# The index projection the module gives its tables by default (variables.tf states the same
-# list): every field above, the reconciler's version read, and a few more a listing may
-# filter on. With cluster, family and service names of up to 64 characters its entry stays
-# under 1 KB, so the index costs one write unit per new record and two per status change
-# (docs/benchmarks/projection.md).
-LISTING_ATTRIBUTES = (
-    "desiredStatus",
-    "version",
-    "taskDefinitionArn",
-    "group",
-    "startedBy",
-    "launchType",
-    "containerInstanceArn",
-    "_eventTime",
-    "_missingSince",
+CONTAINER_INSTANCE_LISTING = (
+    "status",
     "agentConnected",
+    "version",
+    "runningTasksCount",
+    "pendingTasksCount",
     "ec2InstanceId",
 )
+
+# The index projection the module gives its tables by default (main.tf's table_kinds state
+# the same lists; tests/query checks that they agree): every field a listing shows, what the
+# reconciler compares (version, _missingSince), and a few more a caller may filter on. With
+# cluster, family and service names of up to 64 characters a task's entry stays under 1 KB,
+# so the index costs one write unit per new record and two per status change
+# (docs/benchmarks/projection.md).
+INDEX_INCLUDE = {
+    TASK: (
+        "desiredStatus",
+        "version",
+        "taskDefinitionArn",
+        "group",
+        "startedBy",
+        "launchType",
+        "containerInstanceArn",
+        "_eventTime",
+        "_missingSince",
+    ),
+    CONTAINER_INSTANCE: (
+        "version",
+        "ec2InstanceId",
+        "agentConnected",
+        "runningTasksCount",
+        "pendingTasksCount",
+        "_eventTime",
+        "_missingSince",
+    ),
+}
 
 BATCH_GET_MAX_KEYS = 100  # DynamoDB's limit per BatchGetItem request
 BATCH_GET_ATTEMPTS = 8
@@ -725,13 +742,15 @@ def table_rows(kind_name: str, records: Iterable[Record]) -> list[list[str]]:
             for record in records
         ]
     else:
-        header = ["INSTANCE", "STATUS", "AGENT", "VERSION", "EC2 INSTANCE"]
+        header = ["INSTANCE", "STATUS", "AGENT", "VERSION", "RUNNING", "PENDING", "EC2 INSTANCE"]
         rows = [
             [
                 _tail(record.get("containerInstanceArn")),
                 _text(record.get("status")),
                 _text(record.get("agentConnected")),
                 _text(record.get("version")),
+                _text(record.get("runningTasksCount")),
+                _text(record.get("pendingTasksCount")),
                 _text(record.get("ec2InstanceId")),
                 _missing(record),
             ]

@@ -16,7 +16,7 @@ import pytest
 from ecs_state.config import Settings
 from ecs_state.events import CONTAINER_INSTANCE, KIND_BY_NAME, TASK
 from ecs_state.processor import process_event
-from ecs_state.query import LISTING_ATTRIBUTES, MISSING_SINCE, TABLE_ARN, Reader
+from ecs_state.query import INDEX_INCLUDE, MISSING_SINCE, TABLE_ARN, Reader
 from ecs_state.telemetry import Telemetry
 from scripts.ecs_events import (
     ACCOUNT,
@@ -35,13 +35,22 @@ JOBS_TASKS = 23  # more than several pages at PAGE_SIZE
 PAGE_SIZE = 4
 MISSING_AT = "2026-11-01T13:00:00.000Z"
 
-PROJECTIONS: dict[str, dict[str, Any] | None] = {
-    "ALL": {"ProjectionType": "ALL"},
-    "KEYS_ONLY": {"ProjectionType": "KEYS_ONLY"},
+
+def _same(projection: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {TASK: projection, CONTAINER_INSTANCE: projection}
+
+
+# Index projections by kind; None: no index, as on a table given to the module by name.
+PROJECTIONS: dict[str, dict[str, dict[str, Any]] | None] = {
+    "ALL": _same({"ProjectionType": "ALL"}),
+    "KEYS_ONLY": _same({"ProjectionType": "KEYS_ONLY"}),
     # The module's default.
-    "INCLUDE": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(LISTING_ATTRIBUTES)},
+    "INCLUDE": {
+        kind_name: {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(attributes)}
+        for kind_name, attributes in INDEX_INCLUDE.items()
+    },
     # An INCLUDE that lacks startedBy, taskDefinitionArn and _missingSince.
-    "INCLUDE_NARROW": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["desiredStatus"]},
+    "INCLUDE_NARROW": _same({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["version"]}),
     "NO_INDEX": None,
 }
 
@@ -123,15 +132,16 @@ def _instance_events(expected: Expected) -> list[dict]:
     for cluster, name, steps in plan:
         arn = container_instance_arn(f"{name}00", cluster.rsplit("/", 1)[1])
         for version, status in enumerate(steps, start=1):
-            events.append(
-                container_instance_event(
-                    arn,
-                    version,
-                    status,
-                    cluster_arn=cluster,
-                    time=BASE_TIME + timedelta(minutes=version),
-                )
+            event = container_instance_event(
+                arn,
+                version,
+                status,
+                cluster_arn=cluster,
+                time=BASE_TIME + timedelta(minutes=version),
             )
+            # As ECS reports them; scripts/ecs_events.py leaves the counts out.
+            event["detail"].update(runningTasksCount=version * 2, pendingTasksCount=1)
+            events.append(event)
         expected.instances[arn] = {"cluster": cluster, "status": steps[-1], "version": len(steps)}
     return events + events[::-1]
 
@@ -169,11 +179,11 @@ def state_tables(dynamodb_local) -> StateTables:
     tables = {
         name: create_state_tables(
             dynamodb,
-            index=projection is not None,
+            index=projections is not None,
             prefix=name.lower().replace("_", "-"),
-            projection=projection,
+            projections=projections,
         )
-        for name, projection in PROJECTIONS.items()
+        for name, projections in PROJECTIONS.items()
     }
     # A short cluster name is completed from the table's ARN; DynamoDB Local has a region
     # and account of its own, so one cluster lives there to show that the completion works.

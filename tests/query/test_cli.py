@@ -111,13 +111,13 @@ def test_instances_by_status(state_tables, capsys):
     )
     assert code == ExitCode.OK
     header, *rows = lines
-    assert columns(header)[:4] == ["INSTANCE", "STATUS", "AGENT", "VERSION"]
+    assert columns(header)[:6] == ["INSTANCE", "STATUS", "AGENT", "VERSION", "RUNNING", "PENDING"]
     assert sorted(columns(row)[0] for row in rows) == sorted(
         arn.rsplit("/", 1)[1]
         for arn in state_tables.expected.instance_arns(cluster=WEB, status="ACTIVE")
     )
     assert {tuple(columns(row)[1:]) for row in rows} == {
-        ("ACTIVE", "yes", "2", "i-0123456789abcdef0", "-")
+        ("ACTIVE", "yes", "2", "4", "1", "i-0123456789abcdef0", "-")
     }
 
 

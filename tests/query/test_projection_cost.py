@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from bench import projection
 from ecs_state.attributes import item_size, to_attribute
 from ecs_state.events import CONTAINER_INSTANCE, KIND_BY_NAME, TASK
-from ecs_state.query import CONTAINER_INSTANCE_LISTING, LISTING_ATTRIBUTES, TASK_LISTING
+from ecs_state.query import CONTAINER_INSTANCE_LISTING, INDEX_INCLUDE, TASK_LISTING
 from tests.support.tables import client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_module_projects_what_the_reader_expects():
+    """main.tf states the INCLUDE lists for Terraform; they must be the reader's."""
+    main_tf = (ROOT / "main.tf").read_text()
+    for kind_name, module_kind in ((TASK, "task"), (CONTAINER_INSTANCE, "container_instance")):
+        block = re.search(rf"\n    {module_kind} = {{\n(.*?)\n    }}", main_tf, re.S)
+        assert block, f"main.tf has no table_kinds.{module_kind} block"
+        include = re.search(r"include\s*=\s*\[(.*?)\]", block[1], re.S)
+        assert include, f"table_kinds.{module_kind} in main.tf has no include list"
+        assert re.findall(r'"([^"]+)"', include[1]) == list(INDEX_INCLUDE[kind_name])
 
 
 def test_the_default_projection_answers_every_listing_alone():
@@ -16,7 +32,7 @@ def test_the_default_projection_answers_every_listing_alone():
         (TASK, TASK_LISTING),
         (CONTAINER_INSTANCE, CONTAINER_INSTANCE_LISTING),
     ):
-        held = {*LISTING_ATTRIBUTES, KIND_BY_NAME[kind_name].status_field}
+        held = {*INDEX_INCLUDE[kind_name], KIND_BY_NAME[kind_name].status_field}
         assert set(listing) <= held, kind_name
 
 
@@ -40,7 +56,7 @@ def default_entry_size(name_length: int) -> int:
         "_eventTime": "2026-11-01T12:00:00.000Z",
         "_missingSince": "2026-11-01T12:00:00.000Z",
     }
-    assert set(entry) - {"taskArn", "clusterArn", "lastStatus"} <= set(LISTING_ATTRIBUTES)
+    assert set(entry) - {"taskArn", "clusterArn", "lastStatus"} <= set(INDEX_INCLUDE[TASK])
     return item_size({key: to_attribute(value, key) for key, value in entry.items()})
 
 

@@ -156,7 +156,7 @@ def test_a_task_marked_missing_is_flagged_not_listed_as_running(state_tables, pr
     reader = state_tables.reader(projection)
     running = {
         record["taskArn"]: record
-        for record in reader.list_tasks(WEB, "RUNNING", fields=["desiredStatus"])
+        for record in reader.list_tasks(WEB, "RUNNING", fields=["version"])
     }
     assert running[missing].missing
     assert running[missing].missing_since == MISSING_AT
@@ -187,8 +187,8 @@ def test_every_page_is_read(state_tables, projection, operation):
         ("INCLUDE", None, True),
         ("INCLUDE", [*TASK_LISTING, "containers"], True),
         ("KEYS_ONLY", TASK_LISTING, True),
-        # desiredStatus is projected, but _missingSince is not: missing must still be known.
-        ("INCLUDE_NARROW", ["desiredStatus"], True),
+        # version is projected, but _missingSince is not: missing must still be known.
+        ("INCLUDE_NARROW", ["version"], True),
     ],
 )
 def test_full_items_are_fetched_only_when_the_index_lacks_a_field(

@@ -65,20 +65,29 @@ def create_table(
 
 
 def create_state_tables(
-    dynamodb: Any, *, index: bool = True, prefix: str = "", projection: dict | None = None
+    dynamodb: Any,
+    *,
+    index: bool = True,
+    prefix: str = "",
+    projections: dict[str, dict] | None = None,
 ) -> dict[str, str]:
-    """A task table and a container-instance table with unique names; projection replaces
-    the index's (ALL unless given)."""
+    """A task table and a container-instance table with unique names; projections (by kind
+    name) replace the index's ALL."""
     suffix = uuid.uuid4().hex[:8]
+    projections = projections or {}
     return {
         TASK: create_table(
-            dynamodb, f"{prefix}tasks-{suffix}", TASK, index=index, projection=projection
+            dynamodb,
+            f"{prefix}tasks-{suffix}",
+            TASK,
+            index=index,
+            projection=projections.get(TASK),
         ),
         CONTAINER_INSTANCE: create_table(
             dynamodb,
             f"{prefix}instances-{suffix}",
             CONTAINER_INSTANCE,
             index=index,
-            projection=projection,
+            projection=projections.get(CONTAINER_INSTANCE),
         ),
     }
