@@ -1,3 +1,5 @@
+import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +8,7 @@ import pytest
 
 from ecs_state.config import Settings
 from ecs_state.errors import ConfigError
+from ecs_state.telemetry import Telemetry
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "function"
 BASE = {"LAUNCH_TYPE": "EC2", "TASK_TABLE_NAME": "t", "CONTAINER_INSTANCE_TABLE_NAME": "c"}
@@ -86,3 +89,16 @@ def test_client_uses_standard_retries_with_bounded_total_attempts(monkeypatch):
     client = dynamodb_client(Settings.from_env({**BASE, "DYNAMODB_MAX_ATTEMPTS": "4"}))
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 4}
     assert client.meta.endpoint_url == "http://127.0.0.1:1", "the default chain's endpoint is kept"
+
+
+@pytest.mark.parametrize(
+    ("raw", "level"),
+    [("debug", "DEBUG"), (" Info ", "INFO"), ("warning", "WARNING"), ("Error", "ERROR")],
+)
+def test_log_level_is_read_in_any_case_and_padding(raw, level):
+    settings = Settings.from_env({**BASE, "LOG_LEVEL": raw})
+    assert settings.log_level == level
+    # The handler builds its telemetry from this value at start-up; it must take it.
+    stream = io.StringIO()
+    Telemetry(settings.log_level, "ECSState", "EC2", stream=stream).log(level, "probe")
+    assert json.loads(stream.getvalue())["level"] == level

@@ -306,3 +306,127 @@ def test_throttling_after_retries_propagates_so_lambda_retries(ec2):
         1,
         "ProvisionedThroughputExceededException",
     )
+
+
+def _overridden_containers(count):
+    """containerOverrides of `count` containers, each overriding two variables."""
+    return [
+        {
+            "name": f"container-{index}",
+            "environment": [
+                {"name": "DB_PASSWORD", "value": f"password-{index}"},
+                {"name": "API_TOKEN", "value": f"token-{index}"},
+            ],
+        }
+        for index in range(count)
+    ]
+
+
+def _environments(container_overrides):
+    """[(container, [(variable, value), ...]), ...] of a plain JSON detail."""
+    return [
+        (container["name"], [(pair["name"], pair["value"]) for pair in container["environment"]])
+        for container in container_overrides
+    ]
+
+
+@pytest.mark.parametrize("containers", [2, 3])
+def test_every_containers_override_values_are_redacted_in_the_item_and_the_debug_line(
+    moto_client, containers
+):
+    from tests.handler.conftest import Harness, settings
+
+    harness = Harness(moto_client, settings("EC2", log_level="DEBUG"))
+    event = samples.task_event(TASK, 1)
+    event["detail"]["overrides"]["containerOverrides"] = _overridden_containers(containers)
+    harness.run(event)
+
+    redacted = [
+        (f"container-{index}", [("DB_PASSWORD", REDACTED), ("API_TOKEN", REDACTED)])
+        for index in range(containers)
+    ]
+    stored = harness.item(TASK_TABLE, "taskArn", TASK)["overrides"]["M"]["containerOverrides"]
+    assert [
+        (
+            container["M"]["name"]["S"],
+            [
+                (pair["M"]["name"]["S"], pair["M"]["value"]["S"])
+                for pair in container["M"]["environment"]["L"]
+            ],
+        )
+        for container in stored["L"]
+    ] == redacted
+    debug = harness.logs()[0]
+    assert debug["level"] == "DEBUG" and debug["message"] == "event received"
+    assert _environments(debug["detail"]["overrides"]["containerOverrides"]) == redacted
+    logged = harness.stream.getvalue()
+    for index in range(containers):
+        assert f"password-{index}" not in logged and f"token-{index}" not in logged
+
+
+def test_a_null_detail_field_is_stored_as_null_not_dropped(ec2):
+    event = samples.task_event(TASK, 1)
+    event["detail"]["stoppedReason"] = None
+    ec2.run(event)
+    assert ec2.item(TASK_TABLE, "taskArn", TASK)["stoppedReason"] == {"NULL": True}
+
+
+class BrokenClient:
+    """A client whose library fails before DynamoDB answers."""
+
+    def put_item(self, **_):
+        raise RuntimeError("connection pool is closed")
+
+
+def _applied(harness):
+    harness.run(samples.task_event(TASK, 1))
+
+
+def _stale(harness):
+    harness.run(samples.task_event(TASK, 1))
+    harness.stream.truncate(0)
+    harness.stream.seek(0)
+    harness.run(samples.task_event(TASK, 1))
+
+
+def _invalid(harness):
+    with pytest.raises(InvalidEventError):
+        harness.run({**samples.task_event(TASK, 1), "source": "aws.ec2"})
+
+
+def _refused_by_dynamodb(harness):
+    harness.client = RefusingClient("ValidationException")
+    with pytest.raises(InvalidEventError):
+        harness.run(samples.task_event(TASK, 1))
+
+
+def _throttled(harness):
+    harness.client = RefusingClient("ThrottlingException")
+    with pytest.raises(ClientError):
+        harness.run(samples.task_event(TASK, 1))
+
+
+def _broken(harness):
+    harness.client = BrokenClient()
+    with pytest.raises(RuntimeError):
+        harness.run(samples.task_event(TASK, 1))
+
+
+# Alarms and log filters key on the level: every failure must be an ERROR line, and
+# nothing that went as designed may be one.
+@pytest.mark.parametrize(
+    ("scenario", "outcome", "level"),
+    [
+        (_applied, "applied", "INFO"),
+        (_stale, "stale-or-duplicate", "INFO"),
+        (_invalid, "rejected", "ERROR"),
+        (_refused_by_dynamodb, "rejected", "ERROR"),
+        (_throttled, "failed", "ERROR"),
+        (_broken, "failed", "ERROR"),
+    ],
+    ids=["applied", "stale", "invalid event", "refused by DynamoDB", "throttled", "client broke"],
+)
+def test_each_outcome_is_logged_at_its_level(ec2, scenario, outcome, level):
+    scenario(ec2)
+    (line,) = ec2.logs()
+    assert (line["outcome"], line["level"]) == (outcome, level)
