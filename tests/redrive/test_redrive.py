@@ -15,7 +15,6 @@ from scripts.redrive import UnknownMessage, original_event, redrive
 from tests.conftest import REGION, local_client
 from tests.handler.local import handler_client, local_settings, quiet_telemetry
 
-pytestmark = pytest.mark.dynamodb_local
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:web-ecs-state:$LATEST"
 
 
@@ -54,6 +53,7 @@ def test_both_message_formats_yield_the_original_event():
             original_event(body)
 
 
+@pytest.mark.dynamodb_local
 def test_redrive_applies_then_deletes_and_keeps_what_failed(moto_server, local_tables):
     sqs = boto3.client("sqs", endpoint_url=moto_server.endpoint, region_name=REGION)
     queue_url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -110,3 +110,55 @@ def test_redrive_applies_then_deletes_and_keeps_what_failed(moto_server, local_t
     time.sleep(2.5)
     left = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     assert {m["MessageId"] for m in left} == {message_id for message_id, _ in summary.kept}
+
+
+class RecordingQueue:
+    """SQS as redrive sees it, writing every receive and delete into a shared timeline."""
+
+    def __init__(self, bodies, timeline):
+        self.messages = [
+            {"MessageId": f"m{index}", "ReceiptHandle": f"r{index}", "Body": body}
+            for index, body in enumerate(bodies)
+        ]
+        self.timeline = timeline
+        self.received = False
+
+    def receive_message(self, **_):
+        if self.received:  # one batch, then an empty queue
+            return {}
+        self.received = True
+        return {"Messages": self.messages}
+
+    def delete_message(self, QueueUrl, ReceiptHandle):
+        self.timeline.append(("delete", ReceiptHandle.replace("r", "m", 1)))
+
+
+def test_a_message_is_deleted_only_after_its_event_was_applied_or_found_stale():
+    outcomes = ["applied", "stale-or-duplicate", "rejected", "boom", "applied"]
+    events = [samples.task_event(samples.task_arn(f"order{i}"), i + 1) for i in range(5)]
+    bodies = [json.dumps(event) for event in events[:4]] + [destination_record(events[4])]
+    timeline = []
+    by_task = {event["detail"]["taskArn"]: (f"m{i}", outcomes[i]) for i, event in enumerate(events)}
+
+    def apply(event):
+        message_id, outcome = by_task[event["detail"]["taskArn"]]
+        timeline.append(("applied", message_id))
+        if outcome == "boom":
+            raise RuntimeError("function error: timed out")
+        return outcome
+
+    summary = redrive(RecordingQueue([*bodies, "garbage"], timeline), "queue-url", apply)
+
+    assert [entry for entry in timeline if entry[0] == "delete"] == [
+        ("delete", "m0"),
+        ("delete", "m1"),
+        ("delete", "m4"),
+    ]
+    for entry in timeline:
+        if entry[0] == "delete":
+            applied_at = timeline.index(("applied", entry[1]))
+            assert applied_at < timeline.index(entry), (
+                f"{entry[1]} was deleted before it was applied"
+            )
+    assert summary.deleted == 3
+    assert sorted(message_id for message_id, _ in summary.kept) == ["m2", "m3", "m5"]
