@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import hashlib
+import heapq
 import os
 import struct
 import sys
@@ -37,7 +39,9 @@ PACKAGE = ROOT / "function.zip"
 PACKAGE_NAME = "ecs_state"
 OUT_OF_DATE = "function.zip is out of date with function/: run `make package`"
 
-# ---- DEFLATE (RFC 1951): greedy LZ77 over hash chains, one block of fixed Huffman codes --
+# ---- DEFLATE (RFC 1951) ------------------------------------------------------------------
+# LZ77 over hash chains with one step of lazy matching, then a single block in fixed or
+# dynamic Huffman codes, whichever is shorter.
 WINDOW = 32 * 1024
 MIN_MATCH, MAX_MATCH = 3, 258
 # Candidates tried per position: more compresses a little better and builds more slowly.
@@ -51,6 +55,16 @@ DISTANCE_BASES = (1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257
 DISTANCE_EXTRA_BITS = (0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10,
                        11, 11, 12, 12, 13, 13)  # fmt: skip
 END_OF_BLOCK = 256
+LITERAL_LENGTH_SYMBOLS, DISTANCE_SYMBOLS, CODE_LENGTH_SYMBOLS = 286, 30, 19
+MAX_CODE_BITS, MAX_CODE_LENGTH_CODE_BITS = 15, 7
+# The order in which a dynamic block sends the code lengths of the code-length alphabet.
+CODE_LENGTH_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
+FIXED_BLOCK, DYNAMIC_BLOCK = 1, 2
+
+# A literal is (byte,); a match is (length symbol, extra, extra bits, distance symbol,
+# extra, extra bits).
+Token = tuple[int, ...]
+Code = tuple[int, int]  # (code as sent, bit count)
 
 
 def _reversed(code: int, length: int) -> int:
@@ -58,24 +72,89 @@ def _reversed(code: int, length: int) -> int:
     return int(format(code, f"0{length}b")[::-1], 2)
 
 
-def _fixed_literal_length_codes() -> list[tuple[int, int]]:
-    """(code as sent, bit count) per literal/length symbol: RFC 1951 section 3.2.6."""
+def _canonical_codes(lengths: list[int]) -> list[Code]:
+    """The codes that code lengths stand for (RFC 1951 section 3.2.2)."""
+    counts = [0] * (max(lengths) + 1)
+    for length in lengths:
+        if length:
+            counts[length] += 1
+    next_code, code = [0] * len(counts), 0
+    for bits in range(1, len(counts)):
+        code = (code + counts[bits - 1]) << 1
+        next_code[bits] = code
     codes = []
-    for symbol in range(288):
-        if symbol < 144:
-            code, length = 0x30 + symbol, 8
-        elif symbol < 256:
-            code, length = 0x190 + symbol - 144, 9
-        elif symbol < 280:
-            code, length = symbol - 256, 7
-        else:
-            code, length = 0xC0 + symbol - 280, 8
-        codes.append((_reversed(code, length), length))
+    for length in lengths:
+        codes.append((_reversed(next_code[length], length), length) if length else (0, 0))
+        if length:
+            next_code[length] += 1
     return codes
 
 
-LITERAL_LENGTH_CODES = _fixed_literal_length_codes()
-DISTANCE_CODES = [(_reversed(symbol, 5), 5) for symbol in range(30)]
+def _fixed_literal_length_lengths() -> list[int]:
+    return [8] * 144 + [9] * 112 + [7] * 24 + [8] * 8  # RFC 1951 section 3.2.6
+
+
+FIXED_LITERAL_LENGTH_CODES = _canonical_codes(_fixed_literal_length_lengths())
+FIXED_DISTANCE_CODES = _canonical_codes([5] * DISTANCE_SYMBOLS)
+
+
+def _code_lengths(frequencies: list[int], limit: int) -> list[int]:
+    """Huffman code lengths for the frequencies, none over limit bits.
+
+    Ties are broken by symbol, then by the order in which nodes were made, so the result
+    depends on the frequencies alone. Over the limit, frequencies are halved (staying
+    non-zero) until the tree is flat enough. At least two symbols are given a code: a
+    one-code alphabet is one that not every inflater accepts.
+    """
+    frequencies = list(frequencies)
+    for symbol in (0, 1):
+        if sum(1 for frequency in frequencies if frequency) < 2 and not frequencies[symbol]:
+            frequencies[symbol] = 1
+    while True:
+        heap = [(frequency, symbol, (symbol,)) for symbol, frequency in enumerate(frequencies)]
+        heap = [node for node in heap if node[0]]
+        heapq.heapify(heap)
+        lengths = [0] * len(frequencies)
+        order = len(frequencies)
+        while len(heap) > 1:
+            first_frequency, _, first = heapq.heappop(heap)
+            second_frequency, _, second = heapq.heappop(heap)
+            for symbol in first + second:
+                lengths[symbol] += 1
+            heapq.heappush(heap, (first_frequency + second_frequency, order, first + second))
+            order += 1
+        if max(lengths) <= limit:
+            return lengths
+        frequencies = [(frequency + 1) // 2 for frequency in frequencies]
+
+
+def _run_lengths(lengths: list[int]) -> list[tuple[int, int, int]]:
+    """Code lengths as code-length symbols: (symbol, extra, extra bits), with 16 repeating
+    the previous length 3-6 times, 17 and 18 standing for 3-10 and 11-138 zeros."""
+    symbols: list[tuple[int, int, int]] = []
+    position = 0
+    while position < len(lengths):
+        value, run = lengths[position], 1
+        while position + run < len(lengths) and lengths[position + run] == value:
+            run += 1
+        position += run
+        if value == 0:
+            while run >= 11:
+                taken = min(run, 138)
+                symbols.append((18, taken - 11, 7))
+                run -= taken
+            if run >= 3:
+                symbols.append((17, run - 3, 3))
+                run = 0
+        else:
+            symbols.append((value, 0, 0))
+            run -= 1
+            while run >= 3:
+                taken = min(run, 6)
+                symbols.append((16, taken - 3, 2))
+                run -= taken
+        symbols.extend((value, 0, 0) for _ in range(run))
+    return symbols
 
 
 class _BitWriter:
@@ -96,13 +175,6 @@ class _BitWriter:
         if self.count:
             self.output.append(self.bits & 0xFF)
         return bytes(self.output)
-
-
-def _symbol(value: int, bases: tuple[int, ...]) -> int:
-    symbol = 0
-    while symbol + 1 < len(bases) and bases[symbol + 1] <= value:
-        symbol += 1
-    return symbol
 
 
 def _match(data: bytes, position: int, chains: dict[bytes, list[int]]) -> tuple[int, int]:
@@ -128,35 +200,97 @@ def _match(data: bytes, position: int, chains: dict[bytes, list[int]]) -> tuple[
     return best_length, best_distance
 
 
-def deflate(data: bytes) -> bytes:
-    """Raw DEFLATE of data; the same bytes for the same input on any machine."""
-    writer = _BitWriter()
-    writer.write(1, 1)  # BFINAL: the only block
-    writer.write(1, 2)  # BTYPE 01: fixed Huffman codes
+def _tokens(data: bytes) -> list[Token]:
     chains: dict[bytes, list[int]] = {}
-
-    def remember(position: int) -> None:
-        chains.setdefault(data[position : position + MIN_MATCH], []).append(position)
-
+    tokens: list[Token] = []
     position = 0
     while position < len(data):
         length, distance = _match(data, position, chains)
-        if length < MIN_MATCH:
-            writer.write(*LITERAL_LENGTH_CODES[data[position]])
-            remember(position)
+        chains.setdefault(data[position : position + MIN_MATCH], []).append(position)
+        # Lazy matching: a longer match one byte on is worth a literal first.
+        if length < MIN_MATCH or _match(data, position + 1, chains)[0] > length:
+            tokens.append((data[position],))
             position += 1
             continue
-        symbol = _symbol(length, LENGTH_BASES)
-        writer.write(*LITERAL_LENGTH_CODES[257 + symbol])
-        writer.write(length - LENGTH_BASES[symbol], LENGTH_EXTRA_BITS[symbol])
-        symbol = _symbol(distance, DISTANCE_BASES)
-        writer.write(*DISTANCE_CODES[symbol])
-        writer.write(distance - DISTANCE_BASES[symbol], DISTANCE_EXTRA_BITS[symbol])
-        for covered in range(position, position + length):
-            remember(covered)
+        length_symbol = bisect.bisect_right(LENGTH_BASES, length) - 1
+        distance_symbol = bisect.bisect_right(DISTANCE_BASES, distance) - 1
+        tokens.append(
+            (
+                257 + length_symbol,
+                length - LENGTH_BASES[length_symbol],
+                LENGTH_EXTRA_BITS[length_symbol],
+                distance_symbol,
+                distance - DISTANCE_BASES[distance_symbol],
+                DISTANCE_EXTRA_BITS[distance_symbol],
+            )
+        )
+        for covered in range(position + 1, position + length):
+            chains.setdefault(data[covered : covered + MIN_MATCH], []).append(covered)
         position += length
-    writer.write(*LITERAL_LENGTH_CODES[END_OF_BLOCK])
+    return tokens
+
+
+def _write_tokens(
+    writer: _BitWriter, tokens: list[Token], literal_codes: list[Code], distance_codes: list[Code]
+) -> None:
+    for token in tokens:
+        writer.write(*literal_codes[token[0]])
+        if len(token) > 1:
+            writer.write(token[1], token[2])
+            writer.write(*distance_codes[token[3]])
+            writer.write(token[4], token[5])
+    writer.write(*literal_codes[END_OF_BLOCK])
+
+
+def _fixed_block(tokens: list[Token]) -> bytes:
+    writer = _BitWriter()
+    writer.write(1, 1)  # BFINAL: the only block
+    writer.write(FIXED_BLOCK, 2)
+    _write_tokens(writer, tokens, FIXED_LITERAL_LENGTH_CODES, FIXED_DISTANCE_CODES)
     return writer.getvalue()
+
+
+def _dynamic_block(tokens: list[Token]) -> bytes:
+    literal_frequencies = [0] * LITERAL_LENGTH_SYMBOLS
+    distance_frequencies = [0] * DISTANCE_SYMBOLS
+    literal_frequencies[END_OF_BLOCK] = 1
+    for token in tokens:
+        literal_frequencies[token[0]] += 1
+        if len(token) > 1:
+            distance_frequencies[token[3]] += 1
+    literal_lengths = _code_lengths(literal_frequencies, MAX_CODE_BITS)
+    distance_lengths = _code_lengths(distance_frequencies, MAX_CODE_BITS)
+    literal_count = max(257, max(i for i, n in enumerate(literal_lengths) if n) + 1)
+    distance_count = max(1, max(i for i, n in enumerate(distance_lengths) if n) + 1)
+    runs = _run_lengths(literal_lengths[:literal_count] + distance_lengths[:distance_count])
+    run_frequencies = [0] * CODE_LENGTH_SYMBOLS
+    for symbol, _, _ in runs:
+        run_frequencies[symbol] += 1
+    run_lengths = _code_lengths(run_frequencies, MAX_CODE_LENGTH_CODE_BITS)
+    sent = max(4, max(i for i, s in enumerate(CODE_LENGTH_ORDER) if run_lengths[s]) + 1)
+
+    writer = _BitWriter()
+    writer.write(1, 1)  # BFINAL: the only block
+    writer.write(DYNAMIC_BLOCK, 2)
+    writer.write(literal_count - 257, 5)
+    writer.write(distance_count - 1, 5)
+    writer.write(sent - 4, 4)
+    for symbol in CODE_LENGTH_ORDER[:sent]:
+        writer.write(run_lengths[symbol], 3)
+    run_codes = _canonical_codes(run_lengths)
+    for symbol, extra, extra_bits in runs:
+        writer.write(*run_codes[symbol])
+        writer.write(extra, extra_bits)
+    _write_tokens(
+        writer, tokens, _canonical_codes(literal_lengths), _canonical_codes(distance_lengths)
+    )
+    return writer.getvalue()
+
+
+def deflate(data: bytes) -> bytes:
+    """Raw DEFLATE of data; the same bytes for the same input on any machine."""
+    tokens = _tokens(data)
+    return min(_fixed_block(tokens), _dynamic_block(tokens), key=len)
 
 
 # ---- the zip container (APPNOTE.TXT 4.3) -------------------------------------------------
