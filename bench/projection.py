@@ -40,7 +40,7 @@ from bench.local import admin_client, dynamodb_local
 from ecs_state import events, items
 from ecs_state.attributes import item_size
 from ecs_state.config import Settings
-from ecs_state.events import CLUSTER_FIELD, KIND_BY_NAME, STATUS_INDEX, TASK
+from ecs_state.events import CLUSTER_FIELD, CONTAINER_INSTANCE, KIND_BY_NAME, STATUS_INDEX, TASK
 from ecs_state.query import INDEX_INCLUDE, TASK_LISTING, Reader
 from ecs_state.store import Condition
 from scripts import ecs_events
@@ -49,26 +49,30 @@ from tests.support.tables import create_table
 ROOT = Path(__file__).resolve().parents[1]
 KB = 1024
 READ_BLOCK = 4 * KB
-KIND = KIND_BY_NAME[TASK]
-INDEX_KEYS = (KIND.key, CLUSTER_FIELD, KIND.status_field)
+CLUSTER = f"arn:aws:ecs:{ecs_events.REGION}:{ecs_events.ACCOUNT}:cluster/bench"
+SETTINGS = Settings(launch_type="EC2", task_table="unused", container_instance_table="unused")
 
-PROJECTIONS: dict[str, dict[str, Any] | None] = {
-    "no index": None,
-    "ALL": {"ProjectionType": "ALL"},
-    "KEYS_ONLY": {"ProjectionType": "KEYS_ONLY"},
-    # The module's default: what a listing shows (ecs_state.query.INDEX_INCLUDE).
-    "INCLUDE listing": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_INCLUDE[TASK])},
-}
-NEW_ITEM = "new item (PENDING)"
-STATUS_CHANGE = "PENDING -> RUNNING"
-SAME_STATUS = "RUNNING -> RUNNING, newer version"
+NO_INDEX = "no index"
+INCLUDE = "INCLUDE listing"
+NEW_ITEM = "new item"
+STATUS_CHANGE = "status change"
+SAME_STATUS = "same status, newer version"
 # Status changes after the first event of a task: EC2 reports PENDING, RUNNING, STOPPING,
 # STOPPED (scripts/ecs_events.py EC2_TASK_LIFECYCLE); Fargate eight statuses.
 LIFETIMES = {
     "EC2": len(ecs_events.EC2_TASK_LIFECYCLE) - 1,
     "Fargate": len(ecs_events.FARGATE_TASK_LIFECYCLE) - 1,
 }
-SETTINGS = Settings(launch_type="EC2", task_table="unused", container_instance_table="unused")
+
+
+def projections(kind_name: str) -> dict[str, dict[str, Any] | None]:
+    return {
+        NO_INDEX: None,
+        "ALL": {"ProjectionType": "ALL"},
+        "KEYS_ONLY": {"ProjectionType": "KEYS_ONLY"},
+        # The module's default: what a listing shows (ecs_state.query.INDEX_INCLUDE).
+        INCLUDE: {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_INCLUDE[kind_name])},
+    }
 
 
 def task_item(arn: str, version: int, status: str, containers: int, cluster: str) -> dict:
@@ -87,18 +91,69 @@ def task_item(arn: str, version: int, status: str, containers: int, cluster: str
         {**first, "name": f"{first['name']}-{n}", "containerArn": f"{first['containerArn']}-{n}"}
         for n in range(containers)
     ]
+    return _item(event, version)
+
+
+def container_instance_item(arn: str, version: int, status: str) -> dict:
+    """The item of a container-instance event, with the task counts ECS reports."""
+    event = ecs_events.container_instance_event(arn, version, status, cluster_arn=CLUSTER)
+    event["detail"].update(runningTasksCount=version, pendingTasksCount=0)
+    return _item(event, version)
+
+
+def _item(event: dict[str, Any], version: int) -> dict[str, Any]:
     change = events.parse(event, SETTINGS)
     now = (ecs_events.BASE_TIME + timedelta(seconds=version)).timestamp()
     return items.build_item(change, SETTINGS, now)
 
 
-def entry(item: dict[str, Any] | None, projection: dict[str, Any] | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Subject:
+    """A resource whose three writes are measured: first event, status change, and a newer
+    version that keeps the status (a container-instance's usual event: a task placed)."""
+
+    label: str
+    kind_name: str
+    statuses: tuple[str, str]
+    containers: int = 1
+
+    def items(self) -> list[tuple[str, dict[str, Any]]]:
+        first, second = self.statuses
+        if self.kind_name == TASK:
+            arn = ecs_events.task_arn(uuid.uuid4().hex, "bench")
+
+            def build(version: int, status: str) -> dict[str, Any]:
+                return task_item(arn, version, status, self.containers, CLUSTER)
+        else:
+            arn = ecs_events.container_instance_arn(uuid.uuid4().hex, "bench")
+
+            def build(version: int, status: str) -> dict[str, Any]:
+                return container_instance_item(arn, version, status)
+
+        return [
+            (f"{NEW_ITEM} ({first})", build(1, first)),
+            (f"{STATUS_CHANGE} ({first} -> {second})", build(2, second)),
+            (f"{SAME_STATUS} ({second})", build(3, second)),
+        ]
+
+
+SUBJECTS = (
+    Subject("task, 1 container", TASK, ("PENDING", "RUNNING")),
+    Subject("task, 6 containers", TASK, ("PENDING", "RUNNING"), containers=6),
+    Subject("container instance", CONTAINER_INSTANCE, ("REGISTERING", "ACTIVE")),
+)
+
+
+def entry(
+    item: dict[str, Any] | None, projection: dict[str, Any] | None, kind_name: str
+) -> dict[str, Any]:
     """The index entry DynamoDB keeps for an item: the keys and the projected attributes."""
     if item is None or projection is None:
         return {}
     if projection["ProjectionType"] == "ALL":
         return dict(item)
-    names = {*INDEX_KEYS, *projection.get("NonKeyAttributes", [])}
+    kind = KIND_BY_NAME[kind_name]
+    names = {kind.key, CLUSTER_FIELD, kind.status_field, *projection.get("NonKeyAttributes", [])}
     return {name: value for name, value in item.items() if name in names}
 
 
@@ -110,6 +165,7 @@ def documented_write(
     old: dict[str, Any] | None,
     new: dict[str, Any],
     projection: dict[str, Any] | None,
+    kind_name: str,
     overhead: int = 0,
 ) -> tuple[int, int]:
     """(table, index) write units of putting `new` over `old` by DynamoDB's documentation.
@@ -117,14 +173,15 @@ def documented_write(
     table = units(max(item_size(old) if old else 0, item_size(new)))
     if projection is None:
         return table, 0
-    before, after = entry(old, projection), entry(new, projection)
+    before, after = entry(old, projection, kind_name), entry(new, projection, kind_name)
 
     def size(index_entry: dict[str, Any]) -> int:
         return item_size(index_entry) + overhead if index_entry else 0
 
+    status = KIND_BY_NAME[kind_name].status_field
     if not before:
         return table, units(size(after))
-    if before[KIND.status_field] != after[KIND.status_field]:
+    if before[status] != after[status]:
         return table, units(size(before)) + units(size(after))
     if before == after:
         return table, 0
@@ -133,7 +190,7 @@ def documented_write(
 
 @dataclass
 class WriteRow:
-    containers: int
+    resource: str
     item_bytes: int
     projection: str
     write: str
@@ -145,32 +202,24 @@ class WriteRow:
     entry_bytes: int
 
 
-def measure_writes(client: Any, containers: int) -> list[WriteRow]:
-    cluster = f"arn:aws:ecs:{ecs_events.REGION}:{ecs_events.ACCOUNT}:cluster/bench"
+def measure_writes(client: Any, subject: Subject) -> list[WriteRow]:
     rows = []
-    for label, projection in PROJECTIONS.items():
-        table = create(client, projection)
-        arn = ecs_events.task_arn(uuid.uuid4().hex, "bench")
-        steps = [
-            (NEW_ITEM, task_item(arn, 1, "PENDING", containers, cluster)),
-            (STATUS_CHANGE, task_item(arn, 2, "RUNNING", containers, cluster)),
-            (
-                "RUNNING -> RUNNING, newer version",
-                task_item(arn, 3, "RUNNING", containers, cluster),
-            ),
-        ]
+    kind = KIND_BY_NAME[subject.kind_name]
+    for label, projection in projections(subject.kind_name).items():
+        table = create(client, subject.kind_name, projection)
         old = None
-        for write, item in steps:
-            condition = Condition.insert_or_newer(KIND.key, int(item["version"]["N"]))
+        for write, item in subject.items():
+            condition = Condition.insert_or_newer(kind.key, int(item["version"]["N"]))
             response = client.put_item(
                 TableName=table, Item=item, ReturnConsumedCapacity="INDEXES", **condition.request()
             )
             consumed = response["ConsumedCapacity"]
             indexes = consumed.get("GlobalSecondaryIndexes", {})
-            documented = documented_write(old, item, projection)
+            documented = documented_write(old, item, projection, subject.kind_name)
+            with_overhead = documented_write(old, item, projection, subject.kind_name, 100)
             rows.append(
                 WriteRow(
-                    containers=containers,
+                    resource=subject.label,
                     item_bytes=item_size(item),
                     projection=label,
                     write=write,
@@ -178,8 +227,8 @@ def measure_writes(client: Any, containers: int) -> list[WriteRow]:
                     local_index=indexes.get(STATUS_INDEX, {}).get("CapacityUnits", 0.0),
                     documented_table=documented[0],
                     documented_index=documented[1],
-                    documented_index_with_overhead=documented_write(old, item, projection, 100)[1],
-                    entry_bytes=item_size(entry(item, projection)),
+                    documented_index_with_overhead=with_overhead[1],
+                    entry_bytes=item_size(entry(item, projection, subject.kind_name)),
                 )
             )
             old = item
@@ -187,11 +236,11 @@ def measure_writes(client: Any, containers: int) -> list[WriteRow]:
     return rows
 
 
-def create(client: Any, projection: dict[str, Any] | None) -> str:
+def create(client: Any, kind_name: str, projection: dict[str, Any] | None) -> str:
     return create_table(
         client,
         f"projection-{uuid.uuid4().hex[:8]}",
-        TASK,
+        kind_name,
         index=projection is not None,
         projection=projection,
     )
@@ -241,8 +290,8 @@ def measure_reads(client: Any, endpoint: str, tasks: int, other_tasks: int) -> l
         for _ in range(other_tasks)
     ]
     rows = []
-    for label, projection in PROJECTIONS.items():
-        table = create(client, projection)
+    for label, projection in projections(TASK).items():
+        table = create(client, TASK, projection)
         for item in stored:
             client.put_item(TableName=table, Item=item)
         listed = [item for item in stored if item[CLUSTER_FIELD]["S"] == cluster]
@@ -278,9 +327,11 @@ def documented_read(
     page each: every figure here stays under the 1 MB page)."""
     if projection is None:
         return 0.5 * units(sum(item_size(item) for item in stored), READ_BLOCK)
-    query = 0.5 * units(sum(item_size(entry(item, projection)) for item in listed), READ_BLOCK)
+    query = 0.5 * units(
+        sum(item_size(entry(item, projection, TASK)) for item in listed), READ_BLOCK
+    )
     needed = None if fields is None else {*fields, "_missingSince"}
-    held = entry(listed[0], projection) if listed else {}
+    held = entry(listed[0], projection, TASK) if listed else {}
     complete = projection["ProjectionType"] == "ALL" or (
         needed is not None
         and all(name in held or name in projection.get("NonKeyAttributes", []) for name in needed)
@@ -341,8 +392,13 @@ def markdown(
         f"boto3 {context['boto3']}",
         f"- settings: `--tasks {arguments.tasks} --other-tasks {arguments.other_tasks}`; "
         "items are the handler's own (scripts/ecs_events.py `task_event`, EC2 launch type, "
-        "placed on a container instance, overrides redacted as by default)",
-        f"- INCLUDE listing: {', '.join(f'`{name}`' for name in INDEX_INCLUDE[TASK])}",
+        "placed on a container instance, overrides redacted as by default; "
+        "`container_instance_event` with the task counts ECS reports)",
+        *(
+            f"- INCLUDE listing of the {kind_name} table: "
+            + ", ".join(f"`{name}`" for name in attributes)
+            for kind_name, attributes in INDEX_INCLUDE.items()
+        ),
         "",
         "## Write units per PutItem",
         "",
@@ -351,17 +407,17 @@ def markdown(
         "and, in brackets where it differs, with the 100 bytes the documentation counts per "
         "index entry for storage).",
         "",
-        "| containers | item bytes | projection | index entry bytes | write "
+        "| resource | item bytes | projection | index entry bytes | write "
         "| table (local / documented) | index (local / documented) "
         "| total (local / documented) |",
-        "|--:|--:|---|--:|---|--:|--:|--:|",
+        "|---|--:|---|--:|---|--:|--:|--:|",
     ]
     for row in writes:
         documented_index = str(row.documented_index)
         if row.documented_index_with_overhead != row.documented_index:
             documented_index += f" [{row.documented_index_with_overhead}]"
         lines.append(
-            f"| {row.containers} | {row.item_bytes:,} | {row.projection} | "
+            f"| {row.resource} | {row.item_bytes:,} | {row.projection} | "
             f"{row.entry_bytes:,} | {row.write} | "
             f"{_figure(row.local_table)} / {row.documented_table} | "
             f"{_figure(row.local_index)} / {documented_index} | "
@@ -380,7 +436,7 @@ def markdown(
         + (
             ": "
             + "; ".join(
-                f"{row.containers} container(s), {row.projection}, {row.write}: local "
+                f"{row.resource}, {row.projection}, {row.write}: local "
                 f"{_figure(row.local_table)}+{_figure(row.local_index)}, documented "
                 f"{row.documented_table}+{row.documented_index}"
                 for row in disagreements
@@ -395,10 +451,10 @@ def markdown(
         "Documented units of the first event and one status change per later event (duplicates "
         "and stale events aside), and what the index adds to the table's own writes.",
         "",
-        "| containers | projection | "
+        "| resource | projection | "
         + " | ".join(f"{name} ({changes} changes)" for name, changes in LIFETIMES.items())
         + " |",
-        "|--:|---|" + "--:|" * len(LIFETIMES),
+        "|---|---|" + "--:|" * len(LIFETIMES),
         *lifetime_rows(writes),
         "",
         "## Read units of one listing",
@@ -423,29 +479,24 @@ def markdown(
 
 
 def lifetime_rows(writes: list[WriteRow]) -> list[str]:
-    cost = {
-        (row.containers, row.projection, row.write): row.documented_table + row.documented_index
-        for row in writes
-    }
+    """A task's documented write units over its life, per projection, from the rows."""
+    cost: dict[tuple[str, str, str], int] = {}
+    for row in writes:
+        step = row.write.split(" (")[0]
+        cost[row.resource, row.projection, step] = row.documented_table + row.documented_index
     rows = []
-    for containers in sorted({row.containers for row in writes}):
-        bare = {
-            name: cost[containers, "no index", NEW_ITEM]
-            + changes * cost[containers, "no index", STATUS_CHANGE]
-            for name, changes in LIFETIMES.items()
-        }
-        for projection in PROJECTIONS:
+    tasks = [subject.label for subject in SUBJECTS if subject.kind_name == TASK]
+    for resource in tasks:
+        for projection in projections(TASK):
             cells = []
-            for name, changes in LIFETIMES.items():
-                total = (
-                    cost[containers, projection, NEW_ITEM]
-                    + changes * cost[containers, projection, STATUS_CHANGE]
+            for changes in LIFETIMES.values():
+                total, bare = (
+                    cost[resource, name, NEW_ITEM] + changes * cost[resource, name, STATUS_CHANGE]
+                    for name in (projection, NO_INDEX)
                 )
-                extra = (
-                    f" (+{(total - bare[name]) / bare[name]:.0%})" if total != bare[name] else ""
-                )
-                cells.append(f"{total}{extra}")
-            rows.append(f"| {containers} | {projection} | {' | '.join(cells)} |")
+                added = (total - bare) / bare
+                cells.append(f"{total} (+{added:.0%})" if added else str(total))
+            rows.append(f"| {resource} | {projection} | {' | '.join(cells)} |")
     return rows
 
 
@@ -465,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with dynamodb_local() as server:
         client = admin_client(server.endpoint)
-        writes = [row for containers in (1, 6) for row in measure_writes(client, containers)]
+        writes = [row for subject in SUBJECTS for row in measure_writes(client, subject)]
         reads = measure_reads(client, server.endpoint, arguments.tasks, arguments.other_tasks)
         context = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
