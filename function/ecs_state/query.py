@@ -556,7 +556,8 @@ def _table_info(kind: Kind, description: dict[str, Any]) -> TableInfo:
 
 
 def update_table_command(table: str, kind: Kind) -> str:
-    """The one AWS CLI call that gives a table made elsewhere the module's index."""
+    """The one AWS CLI call that gives a table made elsewhere the module's index (on a
+    PROVISIONED table, the Create also needs a ProvisionedThroughput)."""
     update = [
         {
             "Create": {
@@ -565,7 +566,10 @@ def update_table_command(table: str, kind: Kind) -> str:
                     {"AttributeName": CLUSTER_FIELD, "KeyType": "HASH"},
                     {"AttributeName": kind.status_field, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(INDEX_INCLUDE[kind.name]),
+                },
             }
         }
     ]

@@ -18,6 +18,7 @@ from ecs_state import query
 from ecs_state.events import CONTAINER_INSTANCE, KIND_BY_NAME, STATUS_INDEX, TASK
 from ecs_state.query import (
     CONTAINER_INSTANCE_LISTING,
+    INDEX_INCLUDE,
     TASK_LISTING,
     CredentialsError,
     QueryError,
@@ -253,7 +254,8 @@ def test_the_suggested_update_table_adds_the_index_the_reader_uses(state_tables)
         assert "CREATING" in info.no_index_reason
         assert time.monotonic() < deadline, "the index never became ACTIVE"
         time.sleep(0.2)
-    assert info.index.name == STATUS_INDEX and info.index.projected is None
+    assert info.index.name == STATUS_INDEX
+    assert info.index.projected == {"taskArn", "clusterArn", "lastStatus", *INDEX_INCLUDE[TASK]}
 
 
 def test_get_returns_plain_values_or_none(state_tables):
