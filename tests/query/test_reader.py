@@ -7,6 +7,7 @@ import logging
 import shlex
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -256,6 +257,12 @@ def test_the_suggested_update_table_adds_the_index_the_reader_uses(state_tables)
         time.sleep(0.2)
     assert info.index.name == STATUS_INDEX
     assert info.index.projected == {"taskArn", "clusterArn", "lastStatus", *INDEX_INCLUDE[TASK]}
+
+
+def test_the_readme_gives_the_commands_the_warning_gives():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for kind_name, table in ((TASK, "my-ecs-tasks"), (CONTAINER_INSTANCE, "my-ecs-instances")):
+        assert query.update_table_command(table, KIND_BY_NAME[kind_name]) in readme
 
 
 def test_get_returns_plain_values_or_none(state_tables):
