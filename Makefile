@@ -16,7 +16,7 @@ LINT_TREE := $(ECS_STATE_CACHE)/lint/tree
 help:
 	@echo "make test     install what is missing, then run every gate and test tier"
 	@echo "make demo     apply examples/ec2 to local emulators and process 500+ ECS events"
-	@echo "make bench    benchmark against the read-then-write baseline"
+	@echo "make bench    benchmark against the read-then-write baseline, and the index projections"
 	@echo "make redrive  QUEUE_URL=... FUNCTION_NAME=... replays the dead-letter queue"
 	@echo "make docs     regenerate the README's inputs and outputs tables"
 	@echo "make package  rebuild function.zip after changing function/ (commit it too)"
@@ -57,6 +57,7 @@ demo: tools
 
 bench: tools
 	$(WITH_TOOLS) python -m bench.run
+	$(WITH_TOOLS) python -m bench.projection
 
 redrive:
 	bash tools/bootstrap.sh venv
