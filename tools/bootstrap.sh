@@ -17,7 +17,9 @@
 #                   the module tests use to check the rule's event pattern
 #   docs            terraform-docs
 #   lint            tflint, whose bundled Terraform ruleset `make lint` runs
-#   all             venv tofu terraform providers dynamodb-local event-ruler docs lint
+#   rie             the Lambda Runtime Interface Emulator (Go module), under which the demo
+#                   and tests/pipeline run the function's zip
+#   all             venv tofu terraform providers dynamodb-local event-ruler rie docs lint
 #   env             only (re)write env.sh
 #   status          print what is installed, build nothing
 #
@@ -52,6 +54,9 @@ AWS_PROVIDER_PSEUDO_VERSION=v1.60.1-0.20260602190131-5f2286d6d836
 AWS_PROVIDER_VERSION=6.47.1
 DYNAMODB_LOCAL_VERSION=2.6.1
 EVENT_RULER_VERSION=1.8.1
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator
+# A commit of main, by pseudo-version: the module proxy lists no tagged version of it.
+RIE_PSEUDO_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # tflint bundles its Terraform ruleset, so the tflint pin pins the rules too.
 TFLINT_VERSION=v0.64.0
@@ -626,6 +631,20 @@ fetch_event_ruler() {
 
 step_event_ruler() { with_lock event-ruler fetch_event_ruler; }
 
+rie_binary() { printf '%s/rie/%s/aws-lambda-rie\n' "$CACHE" "$RIE_PSEUDO_VERSION"; }
+
+build_rie() {
+  local out
+  out=$(rie_binary)
+  if [[ ! -x $out ]]; then
+    need_go "the Lambda Runtime Interface Emulator"
+    go_install "rie-$RIE_PSEUDO_VERSION" "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_PSEUDO_VERSION" \
+      "$(dirname "$out")" -ldflags "-s -w"
+  fi
+  say "rie: $out"
+}
+step_rie() { with_lock rie build_rie; }
+
 # ---- terraform-docs, tflint -------------------------------------------------------
 terraform_docs_version() { pinned_version terraform-docs github.com/terraform-docs/terraform-docs; }
 terraform_docs_binary() { printf '%s/terraform-docs/%s/terraform-docs\n' "$CACHE" "$(terraform_docs_version)"; }
@@ -674,6 +693,7 @@ write_env() {
     printf 'export ECS_STATE_VENV=%q\n' "$venv"
     printf 'export DYNAMODB_LOCAL_DIR=%q\n' "$ddb"
     printf 'export EVENT_RULER_CLASSPATH=%q\n' "$(event_ruler_dir)/*"
+    printf 'export LAMBDA_RIE_BIN=%q\n' "$(rie_binary)"
     printf 'export TOFU_BIN=%q\n' "$tf_bin"
     printf 'export TERRAFORM_BIN=%q\n' "$TERRAFORM_CHOICE"
     if system_tf; then
@@ -711,6 +731,7 @@ step_status() {
   printf '%-16s %s\n' terraform "$TERRAFORM_CHOICE $([[ -x $TERRAFORM_CHOICE ]] && echo ok || echo missing)"
   printf '%-16s %s\n' "provider aws" "$(aws_provider_binary) $([[ -x $(aws_provider_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' dynamodb-local "$(dynamodb_local_dir) $([[ -f $(dynamodb_local_dir)/.complete ]] && echo ok || echo missing)"
+  printf '%-16s %s\n' rie "$(rie_binary) $([[ -x $(rie_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' terraform-docs "$(terraform_docs_binary)"
   printf '%-16s %s\n' tflint "$CACHE/tflint/$TFLINT_VERSION/tflint"
   printf '%-16s %s\n' env.sh "$CACHE/env.sh"
@@ -720,7 +741,7 @@ main() {
   local steps=() step
   for step in "${@:-all}"; do
     case $step in
-      all) steps+=(venv tofu terraform providers dynamodb-local event-ruler docs lint) ;;
+      all) steps+=(venv tofu terraform providers dynamodb-local event-ruler rie docs lint) ;;
       -h | --help | help)
         usage
         return 0
@@ -739,6 +760,7 @@ main() {
       providers) step_providers ;;
       dynamodb-local) step_dynamodb_local ;;
       event-ruler) step_event_ruler ;;
+      rie) step_rie ;;
       docs) step_docs ;;
       lint) step_lint ;;
       env) ;;
