@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib
+import json
+import sys
 
 import pytest
 from botocore.exceptions import ClientError
@@ -430,3 +433,22 @@ def test_each_outcome_is_logged_at_its_level(ec2, scenario, outcome, level):
     scenario(ec2)
     (line,) = ec2.logs()
     assert (line["outcome"], line["level"]) == (outcome, level)
+
+
+def test_lambda_handler_applies_an_event_with_what_its_environment_names(
+    moto_client, monkeypatch, capsys
+):
+    monkeypatch.setenv("LAUNCH_TYPE", "EC2")
+    monkeypatch.setenv("TASK_TABLE_NAME", TASK_TABLE)
+    monkeypatch.setenv("CONTAINER_INSTANCE_TABLE_NAME", INSTANCE_TABLE)
+    # Settings, client and telemetry are built when the module loads, as in Lambda's init.
+    monkeypatch.delitem(sys.modules, "ecs_state.handler", raising=False)
+    handler = importlib.import_module("ecs_state.handler")
+
+    result = handler.lambda_handler(samples.task_event(TASK, 4, "RUNNING"), None)
+
+    assert result == {"outcome": "applied", "arn": TASK, "version": 4}
+    stored = moto_client.get_item(TableName=TASK_TABLE, Key={"taskArn": {"S": TASK}})["Item"]
+    assert stored["version"] == {"N": "4"}
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["outcome"] == "applied"
