@@ -257,3 +257,23 @@ def test_python_dash_m_runs_the_same_command(state_tables):
     )
     assert done.returncode == ExitCode.USAGE
     assert done.stderr.startswith("ecs-state: error: bad task ARN 'arn:nope'")
+
+
+def test_importing_the_reader_loads_neither_boto3_nor_anything_outside_the_stdlib():
+    """It ships in the function's zip: importing it must stay cheap and dependency-free."""
+    probe = (
+        "import json, sys; before = set(sys.modules); import ecs_state.query; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT / "function",
+        env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
+    assert "ecs_state" in loaded
+    assert loaded - {"ecs_state"} <= set(sys.stdlib_module_names), loaded
