@@ -106,6 +106,7 @@ import random
 import sys
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -317,53 +318,80 @@ _READS = frozenset({"Query", "BatchGetItem", "GetItem", "Scan"})
 _CAPACITY_REPORTING = frozenset({"Query", "BatchGetItem", "PutItem", "UpdateItem"})
 
 
-def instrument(ecs: Any, dynamodb: Any, limiter: RateLimiter, meter: Meter) -> None:
-    """Register the rate cap and the meters on the clients; once per client.
+class _Hooks:
+    """The botocore hooks of one client, registered once, serving the latest Reconciler.
 
-    The cap sits on ``before-send``, which botocore emits for every HTTP attempt, retries
-    included: each one is a request against ECS's bucket.
+    A second Reconciler on the same client takes the hooks over instead of adding its own,
+    so that no request is capped or counted twice.
     """
 
-    def before_ecs_send(event_name: str = "", **_: Any) -> None:
-        limiter.acquire()
-        with meter._lock:
-            meter.ecs_requests[_operation(event_name)] += 1
+    def __init__(self) -> None:
+        self.limiter: RateLimiter | None = None
+        self.meter = Meter()
 
-    def ecs_response(parsed_response: Any = None, response_dict: Any = None, **_: Any) -> None:
+    # ECS: the cap sits on before-send, which botocore emits for every HTTP attempt,
+    # retries included; each one is a request against ECS's bucket.
+    def before_ecs_send(self, event_name: str = "", **_: Any) -> None:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        with self.meter._lock:
+            self.meter.ecs_requests[_operation(event_name)] += 1
+
+    def ecs_response(self, parsed_response: Any = None, response_dict: Any = None, **_: Any):
         code = ((parsed_response or {}).get("Error") or {}).get("Code")
         status = (response_dict or {}).get("status_code")
         if code in THROTTLING_CODES or status == 429:
-            with meter._lock:
-                meter.ecs_throttles += 1
+            with self.meter._lock:
+                self.meter.ecs_throttles += 1
 
-    def ask_for_capacity(params: dict[str, Any], event_name: str = "", **_: Any) -> None:
+    # DynamoDB: ask every request that can for its consumed capacity, and add it up.
+    def ask_for_capacity(self, params: dict[str, Any], event_name: str = "", **_: Any) -> None:
         if _operation(event_name) in _CAPACITY_REPORTING:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
-    def dynamodb_answer(parsed: dict[str, Any], event_name: str = "", **_: Any) -> None:
+    def dynamodb_answer(self, parsed: dict[str, Any], event_name: str = "", **_: Any) -> None:
         operation = _operation(event_name)
         consumed = parsed.get("ConsumedCapacity") or []
         if isinstance(consumed, dict):
             consumed = [consumed]
         units = sum(float(entry.get("CapacityUnits", 0)) for entry in consumed)
-        with meter._lock:
-            meter.dynamodb_requests[operation] += 1
+        with self.meter._lock:
+            self.meter.dynamodb_requests[operation] += 1
             if operation in _READS:
-                meter.read_units += units
+                self.meter.read_units += units
             else:
-                meter.write_units += units
+                self.meter.write_units += units
 
-    def dynamodb_error(event_name: str = "", **_: Any) -> None:
+    def dynamodb_error(self, event_name: str = "", **_: Any) -> None:
         # A failed conditional write is billed like a write but reports no capacity;
         # it is counted as a request here and as `stale` in the summary.
-        with meter._lock:
-            meter.dynamodb_requests[_operation(event_name)] += 1
+        with self.meter._lock:
+            self.meter.dynamodb_requests[_operation(event_name)] += 1
 
-    ecs.meta.events.register("before-send.ecs", before_ecs_send)
-    ecs.meta.events.register("response-received.ecs", ecs_response)
-    dynamodb.meta.events.register("provide-client-params.dynamodb", ask_for_capacity)
-    dynamodb.meta.events.register("after-call.dynamodb", dynamodb_answer)
-    dynamodb.meta.events.register("after-call-error.dynamodb", dynamodb_error)
+
+_HOOKS: weakref.WeakKeyDictionary[Any, _Hooks] = weakref.WeakKeyDictionary()
+
+
+def _hooks_of(client: Any) -> tuple[_Hooks, bool]:
+    if client in _HOOKS:
+        return _HOOKS[client], False
+    hooks = _HOOKS[client] = _Hooks()
+    return hooks, True
+
+
+def instrument(ecs: Any, dynamodb: Any, limiter: RateLimiter, meter: Meter) -> None:
+    """Put the rate cap and the meter on the clients (see _Hooks)."""
+    hooks, new = _hooks_of(ecs)
+    hooks.limiter, hooks.meter = limiter, meter
+    if new:
+        ecs.meta.events.register("before-send.ecs", hooks.before_ecs_send)
+        ecs.meta.events.register("response-received.ecs", hooks.ecs_response)
+    hooks, new = _hooks_of(dynamodb)
+    hooks.meter = meter
+    if new:
+        dynamodb.meta.events.register("provide-client-params.dynamodb", hooks.ask_for_capacity)
+        dynamodb.meta.events.register("after-call.dynamodb", hooks.dynamodb_answer)
+        dynamodb.meta.events.register("after-call-error.dynamodb", hooks.dynamodb_error)
 
 
 def _operation(event_name: str) -> str:

@@ -126,6 +126,12 @@ class EcsHarness:
 
     # -- what the reconciler asked -----------------------------------------------------------
 
+    def forget_calls(self) -> None:
+        """Start counting afresh: what built the world is not what the run asked."""
+        with self._lock:
+            self.calls.clear()
+            self.attempts = self.throttled = 0
+
     def count(self, operation: str) -> int:
         return sum(1 for name, _ in self.calls if name == operation)
 
