@@ -685,7 +685,10 @@ def aws_error(error: Exception, table: str | None) -> QueryError:
             "AWS_SECRET_ACCESS_KEY, or run where an instance or task role is available)"
         )
     if isinstance(error, NoRegionError):
-        return CredentialsError("no AWS region: set AWS_REGION or pass --region")
+        # boto3 reads AWS_DEFAULT_REGION, not AWS_REGION (which Lambda and other SDKs use).
+        return CredentialsError(
+            "no AWS region: set AWS_DEFAULT_REGION or a profile's region, or pass --region"
+        )
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         code, message = details.get("Code", ""), details.get("Message", "")

@@ -218,7 +218,8 @@ def test_no_region(state_tables, capsys, monkeypatch):
     code = main(["tasks", "--table", "t-1", "--cluster", WEB])
     assert code == ExitCode.CREDENTIALS
     assert capsys.readouterr().err == (
-        "ecs-state: error: no AWS region: set AWS_REGION or pass --region\n"
+        "ecs-state: error: no AWS region: set AWS_DEFAULT_REGION or a profile's region, "
+        "or pass --region\n"
     )
 
 
