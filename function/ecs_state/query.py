@@ -303,6 +303,7 @@ class Reader:
         self.page_size = page_size
         self.consistent_get = consistent_get
         self._info: dict[str, TableInfo] = {}
+        self._warned: set[str] = set()
 
     def get_task(self, arn: str) -> Record | None:
         return self.get(TASK, arn)
@@ -421,13 +422,8 @@ class Reader:
         self, kind: Kind, info: TableInfo, filters: Filters, fields: Iterable[str] | None
     ) -> Iterator[Record]:
         if info.index is None:
-            LOGGER.warning(
-                "table %s cannot be queried by cluster (%s); scanning the whole table, "
-                "which reads and bills every item. Add the index: %s",
-                info.name,
-                info.no_index_reason,
-                update_table_command(info.name, kind),
-            )
+            if info.name not in self._warned:
+                self._warn_scan(info, kind)
             for item in self._pages(self.client.scan, info.name, None, filters, kind, None):
                 record = plain_item(item)
                 if filters.matches(kind, record):
@@ -452,6 +448,17 @@ class Reader:
                 batch = []
         if batch:
             yield from self._fetch(kind, info.name, batch, filters)
+
+    def _warn_scan(self, info: TableInfo, kind: Kind) -> None:
+        """Once per table and reader: a script listing every cluster should not repeat it."""
+        self._warned.add(info.name)
+        LOGGER.warning(
+            "table %s cannot be queried by cluster (%s); scanning the whole table, "
+            "which reads and bills every item. Add the index: %s",
+            info.name,
+            info.no_index_reason,
+            update_table_command(info.name, kind),
+        )
 
     def _pages(
         self,
@@ -516,7 +523,9 @@ class Reader:
         try:
             return operation(**request)
         except Exception as error:
-            raise aws_error(error, table) from error
+            # A table that "does not exist" is most often one in another region.
+            region = getattr(getattr(self.client, "meta", None), "region_name", None)
+            raise aws_error(error, table, region) from error
 
 
 def _table_info(kind: Kind, description: dict[str, Any]) -> TableInfo:
@@ -667,7 +676,7 @@ _CREDENTIAL_CODES = frozenset(
 )
 
 
-def aws_error(error: Exception, table: str | None) -> QueryError:
+def aws_error(error: Exception, table: str | None, region: str | None = None) -> QueryError:
     """A QueryError naming the problem, from whatever boto3 raised."""
     from botocore.exceptions import (
         BotoCoreError,
@@ -694,7 +703,8 @@ def aws_error(error: Exception, table: str | None) -> QueryError:
         code, message = details.get("Code", ""), details.get("Message", "")
         operation = getattr(error, "operation_name", "request")
         if code == "ResourceNotFoundException":
-            return TableNotFoundError(f"table {table!r} does not exist ({message})")
+            where = f" in {region}" if region else ""
+            return TableNotFoundError(f"table {table!r} does not exist{where} ({message})")
         if code in _CREDENTIAL_CODES:
             return CredentialsError(f"{operation} on table {table!r} refused: {code}: {message}")
         return QueryError(f"{operation} on table {table!r} failed: {code}: {message}")

@@ -179,7 +179,7 @@ def error_cases(state_tables) -> list[tuple[list[str], int, str]]:
         (
             ["tasks", "--table", "no-such-table", "--cluster", WEB],
             ExitCode.NO_TABLE,
-            "ecs-state: error: table 'no-such-table' does not exist "
+            "ecs-state: error: table 'no-such-table' does not exist in us-east-1 "
             "(Cannot do operations on a non-existent table)\n",
         ),
         (

@@ -235,6 +235,10 @@ def test_a_table_without_the_index_is_scanned_with_a_warning(state_tables, caplo
     assert "scanning the whole table" in warning
     assert f"aws dynamodb update-table --table-name {table}" in warning
     assert STATUS_INDEX in warning
+    # Once per table and reader, however many listings follow.
+    with caplog.at_level(logging.WARNING, logger="ecs_state.query"):
+        list(reader.list_tasks(JOBS))
+    assert len(caplog.records) == 1
 
 
 def test_the_suggested_update_table_adds_the_index_the_reader_uses(state_tables):
@@ -316,7 +320,9 @@ def test_bad_arguments_are_refused_before_any_request(state_tables, call, messag
 
 def test_a_missing_table_is_named(state_tables):
     reader = Reader("no-such-table", client=state_tables.client())
-    with pytest.raises(TableNotFoundError, match="table 'no-such-table' does not exist"):
+    with pytest.raises(
+        TableNotFoundError, match="table 'no-such-table' does not exist in us-east-1"
+    ):
         list(reader.list_tasks(WEB))
     with pytest.raises(UsageError, match="no container-instance table was given"):
         reader.get_container_instance(WEB.replace("cluster/web", "container-instance/web/a1"))
