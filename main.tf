@@ -102,7 +102,8 @@ data "aws_dynamodb_tables" "existing" {
 }
 
 data "aws_dynamodb_table" "previous_container_instance" {
-  count = length(data.aws_dynamodb_tables.existing) > 0 ? (contains(data.aws_dynamodb_tables.existing[0].names, local.previous_container_instance_table) ? 1 : 0) : 0
+  # names is null, not empty, in an account without tables.
+  count = contains(flatten(data.aws_dynamodb_tables.existing[*].names), local.previous_container_instance_table) ? 1 : 0
   name  = local.previous_container_instance_table
 }
 

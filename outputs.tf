@@ -87,3 +87,23 @@ output "function_zip_path" {
   description = "Path of the deployed function zip: function.zip in the module's directory, built by tools/package.py and committed."
   value       = local.package_path
 }
+
+output "reconciler_function_name" {
+  description = "Name of the reconciler function; null when reconcile_enabled is false. Invoke it by hand to backfill right after the first apply."
+  value       = var.reconcile_enabled ? aws_lambda_function.reconciler[0].function_name : null
+}
+
+output "reconciler_function_arn" {
+  description = "ARN of the reconciler function; null when reconcile_enabled is false."
+  value       = var.reconcile_enabled ? aws_lambda_function.reconciler[0].arn : null
+}
+
+output "reconciler_role_arn" {
+  description = "ARN of the reconciler's IAM role; null when reconcile_enabled is false."
+  value       = var.reconcile_enabled ? aws_iam_role.reconciler[0].arn : null
+}
+
+output "reconciler_schedule_rule_name" {
+  description = "Name of the EventBridge rule that runs the reconciler on reconcile_schedule; null when reconcile_enabled is false."
+  value       = var.reconcile_enabled ? aws_cloudwatch_event_rule.reconcile[0].name : null
+}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,26 +19,29 @@ import boto3
 import pytest
 
 REGION = "us-east-1"
-# pytest-terraform and the plan tests run `tofu init` in these folders, which leaves a
-# lock file holding the hash of whichever locally built provider was used.
+# Root modules of the module tests. pytest-terraform runs `init` where they are, which
+# writes a lock file beside them; each session works on its own copy outside the checkout
+# instead, so no lock file lands in the checkout and concurrent sessions never share one.
 TF_FIXTURES = Path(__file__).parent / "module" / "terraform"
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def remove_fixture_lock_files(config) -> None:
-    """Lock files from an earlier run fail `tofu init` once the provider is rebuilt
-    (ECS_STATE_AWS_PROVIDER=full, say), and they do not belong in the checkout."""
-    if hasattr(config, "workerinput"):  # only the controlling process, not each worker
-        return
-    for lock_file in TF_FIXTURES.glob("*/.terraform.lock.hcl"):
-        lock_file.unlink()
-
-
-def pytest_unconfigure(config):
-    remove_fixture_lock_files(config)
+def copy_tf_fixtures() -> Path:
+    """Copy every fixture root module to a fresh folder; their `source = "../../../.."`
+    becomes the relative path from there to the checkout (local sources must start with
+    ../ or ./)."""
+    copies = Path(tempfile.mkdtemp(prefix="ecs-state-tf-fixtures-"))
+    for fixture in sorted(p for p in TF_FIXTURES.iterdir() if p.is_dir()):
+        target = copies / fixture.name
+        shutil.copytree(fixture, target, ignore=shutil.ignore_patterns(".terraform*"))
+        source = os.path.relpath(ROOT, target)
+        for config in target.glob("*.tf"):
+            config.write_text(config.read_text().replace('"../../../.."', f'"{source}"'))
+    return copies
 
 
 def pytest_configure(config):
-    remove_fixture_lock_files(config)
+    config.option.dest_tf_mod_dir = str(copy_tf_fixtures())
     # pytest-terraform refuses to start without a binary; tell it about a missing one here
     # so the module tier can report it as SKIPPED instead of breaking every other tier.
     if not (

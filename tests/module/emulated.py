@@ -55,12 +55,13 @@ class Aws:
         ]
         return backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
 
-    def role_policy(self, role_arn: str) -> dict:
+    def role_policy(self, role_arn: str, name: str = "ecs-state") -> dict:
+        """The role's one inline policy, which must be its only policy."""
         role = role_arn.rsplit("/", 1)[1]
         assert self.iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
         names = self.iam.list_role_policies(RoleName=role)["PolicyNames"]
-        assert names == ["ecs-state"], names
-        document = self.iam.get_role_policy(RoleName=role, PolicyName="ecs-state")["PolicyDocument"]
+        assert names == [name], names
+        document = self.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         return json.loads(document) if isinstance(document, str) else document
 
     def leftovers(self, prefix: str) -> dict:
@@ -178,3 +179,49 @@ def run_zip(
     return [
         json.loads(line[7:]) for line in result.stdout.splitlines() if line.startswith("RESULT ")
     ]
+
+
+def run_cli(fixture, *args: str, **variables: str) -> subprocess.CompletedProcess:
+    """Run the fixture's CLI on its module and state, with TF_VAR_* for each variable."""
+    runner = fixture.terraform
+    env = {
+        **os.environ,
+        "TF_DATA_DIR": runner.work_dir,
+        "TF_IN_AUTOMATION": "1",
+        **{f"TF_VAR_{name}": value for name, value in variables.items()},
+    }
+    command, *rest = args
+    flags = ["-no-color", *(["-input=false"] if command in ("plan", "apply") else [])]
+    return subprocess.run(
+        [runner.tf_bin, command, *flags, *rest],
+        cwd=runner.module_dir or runner.work_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def planned_changes(fixture, **variables: str) -> dict[str, list[str]]:
+    """Resource address -> planned actions, for every resource a plan would change."""
+    plan_file = os.path.join(fixture.terraform.work_dir, "check.tfplan")
+    state = f"-state={fixture.terraform.state_path}"
+    planned = run_cli(
+        fixture, "plan", "-detailed-exitcode", state, f"-out={plan_file}", **variables
+    )
+    assert planned.returncode in (0, 2), planned.stdout + planned.stderr
+    shown = run_cli(fixture, "show", "-json", plan_file)
+    assert shown.returncode == 0, shown.stderr
+    changes = {
+        change["address"]: change["change"]["actions"]
+        for change in json.loads(shown.stdout).get("resource_changes", [])
+        if change["change"]["actions"] not in (["no-op"], ["read"])
+    }
+    return changes
+
+
+def assert_plan_is_clean(fixture) -> None:
+    """A second plan right after an apply shows no change (no perpetual diff)."""
+    state = f"-state={fixture.terraform.state_path}"
+    planned = run_cli(fixture, "plan", "-detailed-exitcode", state)
+    assert planned.returncode == 0, "second plan is not clean:\n" + planned.stdout + planned.stderr

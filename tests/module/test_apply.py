@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from pytest_terraform import terraform
 
+from ecs_state.events import CONTAINER_INSTANCE, TASK
 from tests.conftest import create_table, environment, local_client
 from tests.module.emulated import (
     EVENTS,
     EXPECTED_ACTIONS,
-    ROOT,
     Aws,
+    assert_plan_is_clean,
     matching_events,
     package_sources,
+    planned_changes,
+    run_cli,
     run_zip,
     statements_by_sid,
     zip_members,
 )
+from tests.support.tables import table_definition
 from tools import package
 
 pytestmark = pytest.mark.module
@@ -40,10 +45,26 @@ def destroy(fixture, **variables):
         fixture.terraform.destroy()
 
 
-def assert_table(aws, name, key, *, ttl: bool, deletion_protection: bool):
+def assert_table(aws, name, kind, *, ttl: bool, deletion_protection: bool):
+    """The applied table has the key schema and index that the package's schema states
+    (ecs_state.events), the one the reader, the reconciler and the tests rely on."""
     table = aws.table(name)
-    assert table["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    expected = table_definition(kind)
+    assert table["KeySchema"] == expected["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(
+        expected["AttributeDefinitions"], key=str
+    )
+    ((index,), (expected_index,)) = (
+        table["GlobalSecondaryIndexes"],
+        expected["GlobalSecondaryIndexes"],
+    )
+    assert (index["IndexName"], index["KeySchema"]) == (
+        expected_index["IndexName"],
+        expected_index["KeySchema"],
+    )
+    projection = index["Projection"]
+    assert projection["ProjectionType"] == "INCLUDE"
+    assert {"version", "_missingSince"} <= set(projection["NonKeyAttributes"])
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["DeletionProtectionEnabled"] is deletion_protection
     assert aws.pitr(name) == "ENABLED"
@@ -84,10 +105,14 @@ def assert_delivery(aws, out, *, environment):
     assert allowed["EventBridgeRuleOnly"]["Condition"] == {
         "ArnEquals": {"aws:SourceArn": out["rule_arn"]}
     }
-    assert allowed["FunctionRoleOnly"]["Principal"] == {"AWS": out["role_arn"]}
+    principals = allowed["FunctionRolesOnly"]["Principal"]["AWS"]
+    assert sorted([principals] if isinstance(principals, str) else principals) == sorted(
+        [out["role_arn"], out["reconciler_role_arn"]]
+    )
     assert allowed["DenyInsecureTransport"]["Effect"] == "Deny"
 
-    (group,) = aws.logs.describe_log_groups(logGroupNamePrefix=out["log_group_name"])["logGroups"]
+    groups = aws.logs.describe_log_groups(logGroupNamePrefix=out["log_group_name"])["logGroups"]
+    (group,) = [g for g in groups if g["logGroupName"] == out["log_group_name"]]
     assert group["retentionInDays"] == 30
 
 
@@ -100,6 +125,48 @@ def assert_least_privilege(aws, out, table_arns):
     assert log_group_arn.endswith(f":log-group:{out['log_group_name']}:*")
 
 
+RECONCILER_COMMON_ACTIONS = {
+    "ReadAndWriteStateItems": [
+        "dynamodb:BatchGetItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ],
+    "QueryStatusIndex": ["dynamodb:Query"],
+    "WriteOwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+    "SendFailuresToDeadLetterQueue": ["sqs:SendMessage"],
+}
+
+
+def assert_reconciler(aws, out, *, environment, table_arns, actions):
+    """The reconciler: same package, own role with exactly its actions, on a schedule."""
+    function = aws.awslambda.get_function_configuration(
+        FunctionName=out["reconciler_function_name"]
+    )
+    assert function["Handler"] == "ecs_state.reconcile.lambda_handler"
+    assert function["Role"] == out["reconciler_role_arn"] != out["role_arn"]
+    assert function["Environment"]["Variables"] == environment
+    event_function = aws.awslambda.get_function_configuration(FunctionName=out["function_name"])
+    assert function["CodeSha256"] == event_function["CodeSha256"]
+
+    statements = statements_by_sid(
+        aws.role_policy(out["reconciler_role_arn"], "ecs-state-reconcile")
+    )
+    assert {sid: granted for sid, (granted, _) in statements.items()} == {
+        **RECONCILER_COMMON_ACTIONS,
+        **actions,
+    }
+    assert statements["ReadAndWriteStateItems"][1] == sorted(table_arns)
+    assert statements["QueryStatusIndex"][1] == sorted(
+        f"{arn}/index/cluster-status" for arn in table_arns
+    )
+
+    rule = aws.events.describe_rule(Name=out["reconciler_schedule_rule_name"])
+    assert rule["ScheduleExpression"] == "rate(20 minutes)"
+    (target,) = aws.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == out["reconciler_function_arn"]
+
+
 # Deletion protection is on here, so only the test body (which turns it off) can destroy.
 @terraform("ec2", teardown=terraform.TEARDOWN_IGNORE)
 def test_ec2_mode(moto, ec2, local_tables):
@@ -109,14 +176,34 @@ def test_ec2_mode(moto, ec2, local_tables):
         "t-ec2-tasks",
         "t-ec2-container-instances",
     )
-    assert_table(aws, out["task_table_name"], "taskArn", ttl=True, deletion_protection=True)
+    assert_table(aws, out["task_table_name"], TASK, ttl=True, deletion_protection=True)
     assert_table(
         aws,
         out["container_instance_table_name"],
-        "containerInstanceArn",
+        CONTAINER_INSTANCE,
         ttl=True,
         deletion_protection=True,
     )
+    assert (out["task_index_name"], out["container_instance_index_name"]) == (
+        "cluster-status",
+        "cluster-status",
+    )
+    for name, stream in (
+        (out["task_table_name"], out["task_table_stream_arn"]),
+        (out["container_instance_table_name"], out["container_instance_table_stream_arn"]),
+    ):
+        table = aws.table(name)
+        assert table["StreamSpecification"] == {
+            "StreamEnabled": True,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+        assert stream == table["LatestStreamArn"]
+    # The root module's items used the table outputs in the same apply: the outputs
+    # carried the dependency on the tables, or the items would have raced them.
+    assert aws.dynamodb.get_item(
+        TableName=out["task_table_name"],
+        Key={"taskArn": {"S": "arn:aws:ecs:us-east-1:123456789012:task/default/seed"}},
+    )["Item"]["version"] == {"N": "1"}
     environment = {
         "LAUNCH_TYPE": "EC2",
         "TASK_TABLE_NAME": "t-ec2-tasks",
@@ -127,6 +214,37 @@ def test_ec2_mode(moto, ec2, local_tables):
     }
     assert_delivery(aws, out, environment=environment)
     assert_least_privilege(aws, out, [out["task_table_arn"], out["container_instance_table_arn"]])
+    assert_reconciler(
+        aws,
+        out,
+        environment={
+            **environment,
+            "CLUSTER_ARNS": "arn:aws:ecs:us-east-1:111122223333:cluster/default",
+            "ECS_MAX_REQUESTS_PER_SECOND": "5",
+        },
+        table_arns=[out["task_table_arn"], out["container_instance_table_arn"]],
+        actions={
+            "ListContainerInstances": ["ecs:ListContainerInstances"],
+            "ListAndDescribeClusterResources": [
+                "ecs:DescribeContainerInstances",
+                "ecs:DescribeTasks",
+                "ecs:ListTasks",
+            ],
+        },
+    )
+    assert_plan_is_clean(ec2)
+
+    # A rule change plans the rule (and what names the clusters), never the queue policy:
+    # its document is built from values known at plan time.
+    changed = planned_changes(ec2, cluster="other")
+    assert "module.ecs_state.aws_cloudwatch_event_rule.ecs" in changed, changed
+    assert not [address for address in changed if "aws_sqs_queue_policy" in address], changed
+
+    # Switching to FARGATE while the container-instance table is protected is refused at
+    # plan, before anything changes.
+    switch = run_cli(ec2, "plan", f"-state={ec2.terraform.state_path}", launch_type="FARGATE")
+    assert switch.returncode == 1, switch.stdout
+    assert "t-ec2-container-instances of an earlier EC2 apply" in " ".join(switch.stderr.split())
 
     # The cluster filter keeps this cluster's tasks and instances, of every launch type.
     pattern = aws.events.describe_rule(Name=out["rule_name"])["EventPattern"]
@@ -135,7 +253,7 @@ def test_ec2_mode(moto, ec2, local_tables):
 
     # What ships is what is tested: the committed zip, which the function was created from,
     # against DynamoDB Local.
-    zip_path = os.path.normpath(ROOT / "tests/module/terraform/ec2" / out["function_zip_path"])
+    zip_path = os.path.normpath(Path(ec2.terraform.module_dir) / out["function_zip_path"])
     assert zip_path == str(package.PACKAGE)
     deployed = aws.awslambda.get_function_configuration(FunctionName=out["function_name"])
     assert deployed["CodeSha256"] == package.base64_sha256(package.PACKAGE.read_bytes())
@@ -169,7 +287,7 @@ def test_ec2_mode(moto, ec2, local_tables):
     assert [(i["status"]["S"], i["version"]["N"]) for i in instance] == [("INACTIVE", "14")]
     assert "_expiresAt" in instance[0]
 
-    destroy(ec2, deletion_protection="false")
+    destroy(ec2, deletion_protection_enabled="false")
     assert aws.leftovers("t-ec2") == {}
 
 
@@ -183,7 +301,7 @@ def test_fargate_mode(moto, fargate):
     assert not [
         t for t in aws.dynamodb.list_tables()["TableNames"] if t.startswith("t-fargate-container")
     ]
-    assert_table(aws, "t-fargate-tasks", "taskArn", ttl=False, deletion_protection=False)
+    assert_table(aws, "t-fargate-tasks", TASK, ttl=False, deletion_protection=False)
     assert_delivery(
         aws,
         out,
@@ -199,6 +317,27 @@ def test_fargate_mode(moto, fargate):
     assert function["Architectures"] == ["x86_64"] and function["TracingConfig"] == {
         "Mode": "Active"
     }
+
+    assert_reconciler(
+        aws,
+        out,
+        environment={
+            "LAUNCH_TYPE": "FARGATE",
+            "TASK_TABLE_NAME": "t-fargate-tasks",
+            "TTL_DAYS": "0",
+            "REDACT_OVERRIDES": "true",
+            "LOG_LEVEL": "INFO",
+            "CLUSTER_ARNS": "",
+            "ECS_MAX_REQUESTS_PER_SECOND": "5",
+        },
+        table_arns=[out["task_table_arn"]],
+        actions={
+            "FindClusters": ["ecs:ListClusters"],
+            "ListAndDescribeClusterResources": ["ecs:DescribeTasks", "ecs:ListTasks"],
+            "XRayTraces": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        },
+    )
+    assert_plan_is_clean(fargate)
 
     statements = statements_by_sid(aws.role_policy(out["role_arn"]))
     assert statements.pop("XRayTraces")[0] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]

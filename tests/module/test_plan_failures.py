@@ -6,18 +6,18 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.module.emulated import ROOT
-
 pytestmark = pytest.mark.module
-CONFIG = ROOT / "tests" / "module" / "terraform" / "validation"
 
 
 @pytest.fixture(scope="module")
 def planner(moto, request, tmp_path_factory):
     binary = request.config.getoption("dest_tf_binary") or "tofu"
+    # The session's copy of the fixture (tests/conftest.py), so init writes no lock file here.
+    config = Path(request.config.getoption("dest_tf_mod_dir")) / "validation"
     env = {
         **os.environ,
         "TF_DATA_DIR": str(tmp_path_factory.mktemp("validation")),
@@ -25,7 +25,7 @@ def planner(moto, request, tmp_path_factory):
     }
     subprocess.run(
         [binary, "init", "-input=false", "-no-color"],
-        cwd=CONFIG,
+        cwd=config,
         env=env,
         check=True,
         capture_output=True,
@@ -37,13 +37,13 @@ def planner(moto, request, tmp_path_factory):
             args += [f"-var={v}" for v in variables]
             args += [f"-out={out}"] if out else []
             return subprocess.run(
-                args, cwd=CONFIG, env=env, capture_output=True, text=True, check=False
+                args, cwd=config, env=env, capture_output=True, text=True, check=False
             )
 
         def show(self, plan_file) -> str:
             return subprocess.run(
                 [binary, "show", "-json", str(plan_file)],
-                cwd=CONFIG,
+                cwd=config,
                 env=env,
                 capture_output=True,
                 text=True,
