@@ -15,7 +15,7 @@ LINT_TREE := $(ECS_STATE_CACHE)/lint/tree
 
 help:
 	@echo "make test     install what is missing, then run every gate and test tier"
-	@echo "make demo     apply examples/ec2 to local emulators and process 500+ ECS events"
+	@echo "make demo     apply examples/ec2 locally; its rule routes 600+ ECS events to its function"
 	@echo "make bench    benchmark against the read-then-write baseline, and the index projections"
 	@echo "make redrive  QUEUE_URL=... FUNCTION_NAME=... replays the dead-letter queue"
 	@echo "make docs     regenerate the README's inputs and outputs tables"
@@ -52,8 +52,9 @@ lint:
 	  --skip-path examples --skip-path tests
 	$(WITH_TOOLS) terraform-docs --output-check .
 
+# ARGS=--verbose also lists every resource; ARGS=--help says what else.
 demo: tools
-	$(WITH_TOOLS) python -m scripts.demo
+	$(WITH_TOOLS) python -m scripts.demo $(ARGS)
 
 bench: tools
 	$(WITH_TOOLS) python -m bench.run

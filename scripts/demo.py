@@ -1,290 +1,318 @@
-"""The module's main job on local emulators, end to end.
+"""`make demo`: the module's main job on local emulators, every hop on AWS's own engine.
 
-1. start moto's server (control plane) and DynamoDB Local (data plane);
-2. apply a local variant of examples/ec2 to moto with OpenTofu: the real module, the real
-   provider, the zip archive_file builds;
-3. build a realistic ECS event stream (several clusters, tasks and container instances,
-   duplicated and shuffled, plus a few malformed events) and feed it through the handler
-   imported from that zip, writing to DynamoDB Local tables shaped like the ones applied;
-4. print the stored state beside the expected latest state and the outcome counts;
-5. tear everything down, also on Ctrl-C. Exits 1 if any record is wrong.
+Steps, each timed:
+1. apply  start moto's server (control plane) and DynamoDB Local (data plane); apply
+          examples/ec2 to moto with OpenTofu (the real module and provider); read the
+          rule's pattern and the function's handler, runtime and environment back from
+          moto; create the function's tables in DynamoDB Local;
+2. pipeline  send a busy bus's events (the followed cluster, other clusters, other ECS
+          detail-types, another source, duplicates, malformed events, shuffled) through
+          event-ruler with the applied pattern, and each delivered one to the applied zip
+          running under the Lambda Runtime Interface Emulator (scripts/pipeline.py);
+3. report  per cluster and kind what was delivered and what the function did, the stored
+          state by status, and whether every record is the latest delivered version;
+4. destroy  tear everything down, also on Ctrl-C.
+
+Exits 1 if any record is wrong, 2 when an engine is missing ("SKIPPED: ..."), 130 on Ctrl-C.
+`--verbose` lists every resource.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import os
-import re
-import shutil
+import argparse
 import signal
-import subprocess
+import statistics
 import sys
-import tempfile
-from collections import Counter
-from pathlib import Path
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import boto3
+from scripts.ecs_events import mixed_stream
+from scripts.pipeline import (
+    FAILED,
+    NOT_DELIVERED,
+    REJECTED,
+    ROOT,
+    STORED_KINDS,
+    AppliedFunction,
+    LocalExample,
+    PipelineRun,
+    PipelineUnavailable,
+    Record,
+    apply_and_read,
+    latest_delivered,
+    record_of,
+    require_engines,
+    run_pipeline,
+    stored_records,
+    stream_clusters,
+)
+from tools.emulators import Emulator, dynamodb_local, moto_server
 
-from scripts.ecs_events import realistic_stream
-from tools.emulators import dynamodb_local, moto_server
+__all__ = ["ROOT", "LocalExample", "main"]  # tests/examples applies examples with it
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ec2"
 SEED = 20261122
-PROVIDER_OVERRIDE = """
-provider "aws" {
-  access_key                  = "demo"
-  secret_key                  = "demo"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  skip_requesting_account_id  = true
+OUTCOMES = (NOT_DELIVERED, "applied", "stale-or-duplicate", REJECTED, FAILED)
+TASK_KINDS = {"EC2": "task, EC2", "FARGATE": "task, FARGATE", None: "task, Spot (no launchType)"}
+KIND_NAMES = {
+    "ECS Container Instance State Change": "container instance",
+    "ECS Service Action": "service action",
+    "ECS Deployment State Change": "deployment",
+    "EC2 Instance State-change Notification": "EC2 instance state",
 }
-"""
-# Lets destroy remove the tables, and leaves alarms out: moto 5.2.5 does not serve the
-# protocol the aws provider speaks to CloudWatch (tests/module/test_plan_failures.py checks
-# the alarms at plan time instead). Everything else is the example as written.
-MODULE_OVERRIDE = """
-module "%s" {
-  deletion_protection = false
-  create_alarms       = false
-}
-"""
-
-
-def emulator_client(service: str, endpoint: str):
-    # Dummy credentials: the emulators accept any.
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="demo",
-        aws_secret_access_key="demo",
-    )
 
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def tofu_binary() -> str:
-    binary = os.environ.get("TOFU_BIN") or shutil.which("tofu") or shutil.which("terraform")
-    if not binary:
-        raise SystemExit("no tofu or terraform on PATH: run `make demo`, which installs it")
-    return binary
+def cluster_of(event: dict) -> str:
+    """The cluster an event is about, by name; its source when it is not an ECS event."""
+    if event.get("source") != "aws.ecs":
+        return f"({event.get('source')})"
+    detail = event.get("detail") or {}
+    if "clusterArn" in detail:
+        return str(detail["clusterArn"]).rsplit("/", 1)[-1]
+    # Deployment events name the cluster only in their service ARN.
+    for resource in event.get("resources", []):
+        if ":service/" in resource:
+            return resource.split(":service/", 1)[1].split("/")[0]
+    return "?"
 
 
-class LocalExample:
-    """An example copied to a temporary directory, pointed at the emulators.
+def kind_of(event: dict) -> str:
+    detail_type = event.get("detail-type", "")
+    if detail_type == "ECS Task State Change":
+        return TASK_KINDS.get((event.get("detail") or {}).get("launchType"), "task, other")
+    return KIND_NAMES.get(detail_type, detail_type)
 
-    The copy uses this checkout's module by absolute path; an override file adds the
-    emulator's provider settings and turns deletion protection off for destroy.
+
+class Progress:
+    """A live bar on a terminal; elsewhere (CI, a pipe) a plain line every tenth."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty:
+            width = 40
+            filled = width * done // total
+            bar = "#" * filled + "." * (width - filled)
+            sys.stderr.write(f"\r  {self.label} [{bar}] {done}/{total}")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+            return
+        tenth = 10 * done // total
+        if tenth != self.shown:
+            self.shown = tenth
+            say(f"  {self.label} {done}/{total}")
+
+
+@dataclass
+class Demo:
+    """One demo run. Each step is a method; `steps()` says their order.
+
+    The read side (`python -m ecs_state.query tasks --table T --cluster C --status RUNNING`
+    against `self.function`'s tables) and a reconciler backfill are to come as two more
+    steps after "pipeline": a method each, listed in `steps()`, reading what earlier steps
+    left on `self`. Every step listed is timed and its time reported.
     """
 
-    def __init__(self, example: Path, moto_endpoint: str, binary: str | None = None):
-        self.dir = Path(tempfile.mkdtemp(prefix=f"ecs-state-{example.name}-"))
-        modules = []
-        for source in example.glob("*.tf"):
-            text = source.read_text()
-            modules += re.findall(r'module\s+"([\w-]+)"\s*{\s*source\s*=\s*"\.\./\.\."', text)
-            text = re.sub(r'source\s*=\s*"\.\./\.\."', f'source = "{ROOT}"', text)
-            (self.dir / source.name).write_text(text)
-        overrides = PROVIDER_OVERRIDE + "".join(MODULE_OVERRIDE % name for name in modules)
-        (self.dir / "emulator_override.tf").write_text(overrides)
-        self.env = {
-            **os.environ,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "demo",
-            "AWS_SECRET_ACCESS_KEY": "demo",
-            "AWS_REGION": "us-east-1",
-            "TF_IN_AUTOMATION": "1",
-            "TF_INPUT": "0",
-        }
-        self.binary = binary or tofu_binary()
-        self.applied = False
+    moto: Emulator
+    dynamodb: Emulator
+    verbose: bool = False
+    seed: int = SEED
+    example: LocalExample | None = None
+    function: AppliedFunction | None = None
+    run: PipelineRun | None = None
+    wrong: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
 
-    def run(self, *args: str) -> str:
-        result = subprocess.run(
-            [self.binary, *args, "-no-color"],
-            cwd=self.dir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"{self.binary} {args[0]} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+    def steps(self) -> list[tuple[str, Callable[[], None]]]:
+        return [("apply", self.apply), ("pipeline", self.pipeline), ("report", self.report)]
 
-    def apply(self) -> dict:
-        self.run("init", "-input=false")
-        self.run("validate")
-        self.run("plan", "-input=false")
-        self.applied = True
-        self.run("apply", "-auto-approve", "-input=false")
-        return {k: v["value"] for k, v in json.loads(self.run("output", "-json")).items()}
-
-    def destroy(self) -> None:
-        try:
-            if self.applied:
-                self.run("destroy", "-auto-approve", "-input=false")
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def mirror_tables(moto_endpoint: str, local_endpoint: str, names: list[str]) -> None:
-    """Create, in DynamoDB Local, the tables the module created in moto (same keys)."""
-
-    control = emulator_client("dynamodb", moto_endpoint)
-    data = emulator_client("dynamodb", local_endpoint)
-    for name in names:
-        table = control.describe_table(TableName=name)["Table"]
-        data.create_table(
-            TableName=name,
-            KeySchema=table["KeySchema"],
-            AttributeDefinitions=table["AttributeDefinitions"],
-            BillingMode="PAY_PER_REQUEST",
+    def apply(self) -> None:
+        self.example = LocalExample(EXAMPLE, self.moto.endpoint)
+        say(f"applying examples/{EXAMPLE.name} to moto with {self.example.binary} ...")
+        self.function = apply_and_read(self.example, self.moto.endpoint, self.dynamodb.endpoint)
+        function = self.function
+        say(
+            f"  rule {function.rule_name}: {function.event_pattern}\n"
+            f"  function {function.name}: {function.runtime}, handler {function.handler}, "
+            f"LAUNCH_TYPE={function.environment.get('LAUNCH_TYPE')}, "
+            f"zip {function.package.name} ({function.package.stat().st_size} bytes)"
         )
 
+    def pipeline(self) -> None:
+        assert self.function is not None
+        events = mixed_stream(
+            self.seed,
+            stream_clusters(self.function),
+            tasks_per_cluster=36,
+            instances_per_ec2_cluster=6,
+        )
+        say(
+            f"routing {len(events)} events through event-ruler, invoking the function under "
+            "aws-lambda-rie for each delivered one ..."
+        )
+        self.run = run_pipeline(
+            self.function, events, self.dynamodb.endpoint, Progress("invocations")
+        )
 
-def load_handler(zip_path: str, environment: dict, local_endpoint: str):
-    """Import ecs_state.handler from the zip the module built, configured as deployed."""
-    os.environ.update(environment)
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_DYNAMODB": local_endpoint,
-            "AWS_ACCESS_KEY_ID": "demo",
-            "AWS_SECRET_ACCESS_KEY": "demo",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
+    def report(self) -> None:
+        assert self.run is not None and self.function is not None
+        run = self.run
+        print_outcomes(run)
+        stored = stored_records(self.function, self.dynamodb.endpoint)
+        print_stored(self.function, stored)
+        expected = latest_delivered(run)
+        if self.verbose:
+            print_resources(expected, stored)
+        self.wrong = print_verdict(run, expected, stored)
+
+
+def print_outcomes(run: PipelineRun) -> None:
+    rows: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for delivery in run.deliveries:
+        rows[cluster_of(delivery.event), kind_of(delivery.event)][delivery.outcome] += 1
+    followed = {arn.rsplit("/", 1)[1] for arn in run.function.followed_clusters or []}
+    header = ("cluster", "kind", "delivered", *OUTCOMES)
+    widths = (12, 28, 9, 13, 7, 18, 8, 6)
+    line = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
+    print(
+        f"\nevents by cluster and kind (the rule follows: {', '.join(sorted(followed)) or 'all'})"
     )
-    sys.path.insert(0, zip_path)
-    from ecs_state import handler
-
-    if not handler.__file__.startswith(zip_path):
-        raise RuntimeError(f"handler imported from {handler.__file__}, not from {zip_path}")
-    return handler
-
-
-def progress(done: int, total: int) -> None:
-    width = 40
-    filled = width * done // total
-    sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} events")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def feed(handler, events: list[dict]) -> Counter:
-    outcomes: Counter = Counter()
-    logs = io.StringIO()  # the handler's JSON lines; the demo prints a summary instead
-    for done, event in enumerate(events, start=1):
-        with contextlib.redirect_stdout(logs):
-            try:
-                outcomes[handler.lambda_handler(event, None)["outcome"]] += 1
-            except ValueError:  # InvalidEventError: rejected, nothing written
-                outcomes["rejected"] += 1
-        if done % 10 == 0 or done == len(events):
-            progress(done, len(events))
-    return outcomes
-
-
-def stored_state(local_endpoint: str, outputs: dict) -> dict[str, tuple[int, str]]:
-    client = emulator_client("dynamodb", local_endpoint)
-    state = {}
-    for table, key, field in (
-        (outputs["task_table_name"], "taskArn", "lastStatus"),
-        (outputs["container_instance_table_name"], "containerInstanceArn", "status"),
+    print(line.format(*header))
+    total: Counter = Counter()
+    for (cluster, kind), counts in sorted(
+        rows.items(), key=lambda kv: (kv[0][0] not in followed, kv[0])
     ):
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            for item in page["Items"]:
-                state[item[key]["S"]] = (int(item["version"]["N"]), item[field]["S"])
-    return state
-
-
-def report(expected: dict, stored: dict) -> int:
-    wrong = 0
-    print(f"{'resource':<52} {'kind':<18} {'expected':<22} {'stored':<22} ok")
-    for arn, (kind, version, status) in sorted(expected.items(), key=lambda kv: kv[0]):
-        got = stored.get(arn)
-        ok = got == (version, status)
-        wrong += not ok
-        shown = f"v{got[0]} {got[1]}" if got else "missing"
-        print(
-            f"{arn.split(':', 5)[5]:<52} {kind:<18} {f'v{version} {status}':<22} {shown:<22} "
-            f"{'yes' if ok else 'NO'}"
+        total.update(counts)
+        delivered = sum(counts.values()) - counts[NOT_DELIVERED]
+        shown = [cluster + (" *" if cluster in followed else ""), kind, delivered or "-"]
+        print(line.format(*shown, *(counts[o] or "-" for o in OUTCOMES)))
+    delivered = sum(total.values()) - total[NOT_DELIVERED]
+    print(
+        line.format(
+            "total", f"{sum(total.values())} events", delivered, *(total[o] for o in OUTCOMES)
         )
-    extra = set(stored) - set(expected)
-    wrong += len(extra)
-    for arn in sorted(extra):
-        print(f"{arn:<52} unexpected record")
-    return wrong
+    )
 
 
-def malformed_events(events: list[dict]) -> list[dict]:
-    first = events[0]
-    return [
-        {**first, "source": "aws.ec2"},
-        {**first, "detail": {**first["detail"], "version": "seven"}},
-        {**first, "detail-type": "ECS Service Action"},
-    ]
+def print_stored(function: AppliedFunction, stored: dict[str, Record]) -> None:
+    print("\nstored state in DynamoDB Local, by status")
+    by_kind: dict[str, Counter] = defaultdict(Counter)
+    for record in stored.values():
+        by_kind[record.kind][record.status] += 1
+    for detail_type, (kind, *_) in STORED_KINDS.items():
+        table = function.table_of(detail_type)
+        if table is not None:
+            statuses = by_kind[kind]
+            listed = ", ".join(f"{status} {count}" for status, count in statuses.most_common())
+            noun = kind.replace("-", " ") + "s"
+            print(f"  {table:<28} {sum(statuses.values()):>4} {noun}: {listed or '-'}")
 
 
-def main() -> int:
+def print_resources(expected: dict[str, Record], stored: dict[str, Record]) -> None:
+    print(f"\n{'resource':<60} {'kind':<18} {'latest delivered':<22} {'stored':<22} ok")
+    for arn in sorted(set(expected) | set(stored)):
+        want, got = expected.get(arn), stored.get(arn)
+        kind = want.kind if want else stored[arn].kind
+        print(
+            f"{arn.split(':', 5)[5]:<60} {kind:<18} "
+            f"{f'v{want.version} {want.status}' if want else 'not delivered':<22} "
+            f"{f'v{got.version} {got.status}' if got else 'missing':<22} "
+            f"{'yes' if want == got else 'NO'}"
+        )
+
+
+def print_verdict(run: PipelineRun, expected: dict[str, Record], stored: dict[str, Record]) -> int:
+    """One line on the records, one per other problem; returns how many things are wrong."""
+    wrong_records = sorted(
+        arn for arn in set(expected) | set(stored) if expected.get(arn) != stored.get(arn)
+    )
+    problems = []
+    unstorable = sum(
+        d.delivered and record_of(d.event, run.function) is None for d in run.deliveries
+    )
+    outcomes = Counter(d.outcome for d in run.deliveries)
+    if outcomes[REJECTED] != unstorable:
+        problems.append(f"{outcomes[REJECTED]} events rejected, expected {unstorable}")
+    if outcomes[FAILED]:
+        problems.append(f"{outcomes[FAILED]} invocations failed (not InvalidEventError)")
+    if sorted(run.request_ids_seen) != sorted(i.request_id for i in run.invocations):
+        problems.append(
+            f"the RIE started {len(run.request_ids_seen)} invocations for "
+            f"{len(run.invocations)} delivered events"
+        )
+    kinds = Counter(record.kind for record in stored.values())
+    counted = ", ".join(
+        f"{count} {kind.replace('-', ' ')}s" for kind, count in sorted(kinds.items())
+    )
+    print()
+    if wrong_records:
+        print(
+            f"{len(wrong_records)} of {len(set(expected) | set(stored))} stored records are NOT "
+            "the latest delivered version (run with --verbose for the list)"
+        )
+    else:
+        print(f"every stored record equals the latest delivered version ({counted})")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    return len(wrong_records) + len(problems)
+
+
+def print_timings(demo: Demo) -> None:
+    run = demo.run
+    parts = [f"{name} {seconds:.1f} s" for name, seconds in demo.timings.items()]
+    if run is not None and run.invocations:
+        times = [i.elapsed_ms for i in run.invocations]
+        detail = (
+            f"routing {run.routing_s:.1f} s; {len(times)} invocations: first {times[0]:.0f} ms "
+            f"(init), then median {statistics.median(times[1:] or times):.1f} ms"
+        )
+        parts = [p + (f" ({detail})" if p.startswith("pipeline ") else "") for p in parts]
+    print(f"\nwall time: {', '.join(parts)}")
+
+
+def timed(demo: Demo, name: str, step: Callable[[], None]) -> None:
+    started = time.perf_counter()
+    step()
+    demo.timings[name] = time.perf_counter() - started
+    say(f"  {name}: {demo.timings[name]:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo ARGS=...", description=__doc__.split("\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="list every resource")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the event stream")
+    args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    example = None
     try:
+        require_engines()
         with moto_server() as moto, dynamodb_local() as local:
             say(f"moto's server on {moto.endpoint}, DynamoDB Local on {local.endpoint}")
-            example = LocalExample(EXAMPLE, moto.endpoint)
-            say(f"applying examples/ec2 to moto with {example.binary} in {example.dir} ...")
-            outputs = example.apply()
-            function = emulator_client("lambda", moto.endpoint).get_function_configuration(
-                FunctionName=outputs["function_name"]
-            )
-            zip_path = str(example.dir / ".terraform" / "ecs-state" / "web.zip")
-            say(
-                f"function {function['FunctionName']}: handler {function['Handler']}, "
-                f"zip {zip_path} ({os.path.getsize(zip_path)} bytes)"
-            )
-            tables = [outputs["task_table_name"], outputs["container_instance_table_name"]]
-            mirror_tables(moto.endpoint, local.endpoint, tables)
-            handler = load_handler(zip_path, function["Environment"]["Variables"], local.endpoint)
-
-            events, expected = realistic_stream(SEED)
-            malformed = malformed_events(events)
-            events = events + malformed
-            say(
-                f"feeding {len(events)} events ({len(expected)} resources, duplicated and "
-                f"shuffled, {len(malformed)} malformed) through the function ..."
-            )
-            outcomes = feed(handler, events)
-            wrong = report(expected, stored_state(local.endpoint, outputs))
-            print(
-                f"\napplied {outcomes['applied']}, stale-or-duplicate "
-                f"{outcomes['stale-or-duplicate']}, rejected {outcomes['rejected']}"
-            )
-            if outcomes["rejected"] != len(malformed):
-                wrong += 1
-                print(f"expected {len(malformed)} rejected events, got {outcomes['rejected']}")
-            print(
-                "every record matches its latest version"
-                if not wrong
-                else f"{wrong} record(s) do not match"
-            )
-            say("tearing down ...")
-            example.destroy()
-            example = None
-            return 1 if wrong else 0
+            demo = Demo(moto, local, verbose=args.verbose, seed=args.seed)
+            try:
+                for name, step in demo.steps():
+                    timed(demo, name, step)
+            finally:
+                if demo.example is not None:
+                    say("tearing down ...")
+                    timed(demo, "destroy", demo.example.destroy)
+            print_timings(demo)
+            return 1 if demo.wrong else 0
+    except PipelineUnavailable as error:
+        print(f"SKIPPED: demo: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        say("\ninterrupted: tearing down ...")
+        say("\ninterrupted: torn down")
         return 130
-    finally:
-        if example is not None:
-            example.destroy()
 
 
 if __name__ == "__main__":
