@@ -25,6 +25,7 @@ import boto3
 import pytest
 
 from tests.registry.conftest import EXPECTED_VERSION, ROOT
+from tests.registry.registry import DISCOVERY_PATH
 from tools.emulators import aws_env, provider_override_tf
 
 pytestmark = pytest.mark.module
@@ -170,6 +171,9 @@ def test_installs_validates_and_plans_both_modes(cli, moto, registry, release, t
     name = f"reg-{uuid.uuid4().hex[:8]}"
 
     consumer.run("init", "-input=false")
+    # The CLI found the registry by service discovery, as it would the public registry,
+    # and not through a `host` block of its configuration.
+    assert registry.requests[0] == DISCOVERY_PATH, registry.requests
     # `~> 0.1` is >= 0.1, < 1.0: the newest 0.x, never 1.0.0, never the older 0.1.0.
     assert consumer.installed_version() == EXPECTED_VERSION
     assert registry.downloads() == [EXPECTED_VERSION]
