@@ -16,6 +16,7 @@ EXAMPLES = sorted(p.name for p in (ROOT / "examples").iterdir() if (p / "main.tf
 EXPECTED_TABLES = {
     "ec2": {"web-tasks", "web-container-instances"},
     "fargate": {"jobs-tasks"},
+    "kms-per-cluster": {"web-tasks", "web-container-instances", "jobs-tasks"},
     "multi-cluster": {"ecs-tasks", "web-container-instances"},
     "seed-compatible": {"ECSTaskState", "ECSCtrInstanceState"},
 }
