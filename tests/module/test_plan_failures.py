@@ -62,7 +62,15 @@ def flat(text: str) -> str:
     ("variables", "message"),
     [
         (["launch_type=EXTERNAL"], 'launch_type must be "EC2" or "FARGATE".'),
-        (['cluster_arns=["my-cluster"]'], "Every entry of cluster_arns must be an ECS cluster ARN"),
+        (
+            ['cluster_arns=["arn:aws:ecs:us-east-1:123456789012:cluster/ok","my-cluster"]'],
+            "Every entry of cluster_arns must be an ECS cluster ARN such as "
+            'arn:aws:ecs:us-east-1:123456789012:cluster/my-cluster; not: "my-cluster".',
+        ),
+        (
+            ["ttl_days=7"],
+            "ttl_days (7) must be above the dead-letter queue's retention (14 days, rounded up)",
+        ),
         (
             ["create_task_table=false"],
             "task_table_name must be set when create_task_table is false",
@@ -83,6 +91,7 @@ def flat(text: str) -> str:
     ids=[
         "unknown-launch-type",
         "malformed-cluster-arn",
+        "ttl-inside-queue-retention",
         "no-task-table",
         "fargate-with-instance-table",
         "provisioned-without-capacity",
@@ -108,7 +117,13 @@ def test_alarms_are_planned_with_their_topics(planner, tmp_path):
         for c in changes
         if c["type"] == "aws_cloudwatch_metric_alarm"
     }
-    assert set(alarms) == {"t-validation-ecs-state-errors", "t-validation-ecs-state-dlq-messages"}
+    assert set(alarms) == {
+        "t-validation-ecs-state-errors",
+        "t-validation-ecs-state-reconcile-errors",
+        "t-validation-ecs-state-dlq-messages",
+    }
+    reconciler = alarms["t-validation-ecs-state-reconcile-errors"]
+    assert reconciler["dimensions"] == {"FunctionName": "t-validation-ecs-state-reconcile"}
     errors = alarms["t-validation-ecs-state-errors"]
     assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
     assert errors["dimensions"] == {"FunctionName": "t-validation-ecs-state"}
@@ -120,6 +135,17 @@ def test_alarms_are_planned_with_their_topics(planner, tmp_path):
             == alarm["ok_actions"]
             == ["arn:aws:sns:us-east-1:123456789012:ops"]
         )
+
+
+def test_clusters_of_another_account_or_region_only_warn(planner):
+    """Events forwarded from other accounts or regions are legitimate, so this is a check
+    (a warning naming the entries), not an error."""
+    foreign = "arn:aws:ecs:eu-west-1:123456789012:cluster/far"
+    result = planner(f'cluster_arns=["{foreign}"]')
+    assert result.returncode == 0, result.stderr
+    warning = flat(result.stdout + result.stderr)
+    assert "not in this provider's account and region (us-east-1:123456789012)" in warning
+    assert foreign in warning
 
 
 def test_good_variables_plan(planner):

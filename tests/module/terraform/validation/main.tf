@@ -29,6 +29,11 @@ variable "create_dead_letter_queue" {
   default = true
 }
 
+variable "ttl_days" {
+  type    = number
+  default = 0
+}
+
 variable "create_alarms" {
   type    = bool
   default = false
@@ -45,5 +50,6 @@ module "ecs_state" {
   billing_mode                  = var.billing_mode
   create_dead_letter_queue      = var.create_dead_letter_queue
   create_alarms                 = var.create_alarms
+  ttl_days                      = var.ttl_days
   alarm_sns_topic_arns          = ["arn:aws:sns:us-east-1:123456789012:ops"]
 }
