@@ -28,8 +28,8 @@ One run, per cluster and per kind (tasks; container instances in EC2 mode only)
    lacks version or _missingSince, learnt once per run from DescribeTable) is read with
    BatchGetItem on the ARNs ECS lists instead: 0.5 unit per record, and step 4 is skipped.
 2. ListTasks for desiredStatus RUNNING and then STOPPED (ListContainerInstances), all
-   pages of 100; each page is described at once (DescribeTasks or
-   DescribeContainerInstances, 100 ARNs a request).
+   pages of 100; every 100 ARNs listed are described as they come (DescribeTasks or
+   DescribeContainerInstances take 100 ARNs a request), the rest at the end.
 3. A resource is written only if it has no record or the API's ``version`` is greater
    than the stored one; an equal or older API version costs nothing. The item is the event
    path's: ``items.build_item`` on an ``events.Change`` whose detail is the API object,
@@ -707,11 +707,15 @@ class Reconciler:
         remaining: list[str] = []
         stopped_because: str | None = None
         done = 0
+        configured = bool(self.settings.cluster_arns)
         try:
-            configured = bool(self.settings.cluster_arns)
             clusters = list(self.settings.cluster_arns) or self._list_clusters()
         except OutOfTime:
-            clusters, configured, stopped_because = [], True, "time"
+            clusters, stopped_because = [], "time"
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+                raise  # access denied and the like: nothing to reconcile, say so loudly
+            clusters, stopped_because = [], "throttling"
         # An order, not a secret: any well-spread permutation will do.
         seed = int(self.clock()) if order_seed is None else order_seed
         random.Random(seed).shuffle(clusters)  # noqa: S311
@@ -770,16 +774,19 @@ class Reconciler:
         resource = ECS_RESOURCES[kind.name]
         stored = table.cluster_records(cluster) if table.uses_index else None
         listed: set[str] = set()
+        pending: list[str] = []  # listed, not described yet: Describe takes 100 at once
         for page in self._list_pages(resource, cluster):
             new = [arn for arn in page if arn not in listed]
             listed.update(new)
             tally.listed += len(new)
-            if not new:
-                continue
-            known = stored if stored is not None else table.records(new)
-            found, _ = self._describe(resource, cluster, new, tally)
-            for api_object in found:
-                self._apply(kind, cluster, api_object, known, table, tally)
+            pending += new
+            # A short page (the last RUNNING one, the STOPPED ones) waits for the next, so
+            # that a cluster costs one Describe per 100 resources, not one per page.
+            while len(pending) >= PAGE_SIZE:
+                batch, pending = pending[:PAGE_SIZE], pending[PAGE_SIZE:]
+                self._describe_and_apply(kind, resource, cluster, batch, stored, table, tally)
+        if pending:
+            self._describe_and_apply(kind, resource, cluster, pending, stored, table, tally)
         if stored is None:
             return
         candidates = [
@@ -802,6 +809,21 @@ class Reconciler:
                     self.telemetry.log(
                         "INFO", "record marked missing", arn=arn, version=stored[arn].version
                     )
+
+    def _describe_and_apply(
+        self,
+        kind: Kind,
+        resource: EcsResource,
+        cluster: str,
+        batch: list[str],
+        stored: dict[str, Stored] | None,
+        table: StateTable,
+        tally: Tally,
+    ) -> None:
+        known = stored if stored is not None else table.records(batch)
+        found, _ = self._describe(resource, cluster, batch, tally)
+        for api_object in found:
+            self._apply(kind, cluster, api_object, known, table, tally)
 
     def _list_pages(self, resource: EcsResource, cluster: str) -> Iterator[list[str]]:
         operation = getattr(self.ecs, resource.list_operation)

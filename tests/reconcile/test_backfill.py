@@ -72,6 +72,8 @@ def test_backfill_stores_every_task_and_instance_at_its_api_version(ecs, dynamod
     assert all(params["maxResults"] == 100 for params in ecs.requested("ListTasks"))
     described = [arn for params in ecs.requested("DescribeTasks") for arn in params["tasks"]]
     assert sorted(described) == sorted(arn for arns in tasks.values() for arn in arns)
+    # One Describe per 100 tasks of a cluster, not one per page: 210 -> 3, 25 -> 1, 15 -> 1.
+    assert ecs.count("DescribeTasks") == 5
     assert ecs.count("DescribeContainerInstances") == 3
 
     # Nothing changed since: no write, and at most half a read unit per resource.
@@ -181,3 +183,20 @@ def test_a_reconciled_item_equals_the_event_item_but_for_metadata(ecs, dynamodb,
     assert stored_task["pullStartedAt"] == {"S": "2026-11-01T12:00:01.112Z"}
     environment = stored_task["overrides"]["M"]["containerOverrides"]["L"][0]["M"]["environment"]
     assert environment["L"][0]["M"]["value"] == {"S": "**redacted**"}
+
+
+def test_without_cluster_arns_every_cluster_listclusters_returns_is_reconciled(
+    ecs, dynamodb, tables
+):
+    """moto's server is shared by the session's tests: other clusters are there too, and
+    their tasks carry no version in this test's harness, so they are skipped unwritten."""
+    first, second = ecs.cluster("all-a"), ecs.cluster("all-b")
+    arns = ecs.run_tasks(first, 3) + ecs.run_tasks(second, 2)
+    ecs.versions.update(dict.fromkeys(arns, 5))
+    ecs.forget_calls()
+
+    summary = Run(reconcile_settings(tables, [], launch_type="FARGATE"), ecs, dynamodb)()
+
+    assert ecs.count("ListClusters") == 1
+    assert summary["complete"] and summary["clusters"] >= 2 and summary["written"] == 5
+    assert set(dynamodb.items(tables["task"])) == set(arns)
