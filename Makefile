@@ -29,8 +29,11 @@ tools:
 PYTEST_WORKERS ?= 4
 
 test: tools
-	$(MAKE) --no-print-directory lint
-	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary="$$TOFU_BIN"
+	@started=$$SECONDS; \
+	$(MAKE) --no-print-directory lint; \
+	linted=$$SECONDS; \
+	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary="$$TOFU_BIN"; \
+	echo "make test: lint $$((linted - started)) s, pytest $$((SECONDS - linted)) s, total $$((SECONDS - started)) s (tools installed before)"
 
 lint:
 	python3 -m tools.package --check

@@ -187,3 +187,28 @@ def terraform_cli() -> str:
     ).stdout.splitlines()
     assert version and version[0].startswith("Terraform v"), (binary, version)
     return binary
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Time per tier (tests/<tier>/) at the end of the run: the span from the tier's first
+    test start to its last test end (tiers overlap under xdist) and the tests' summed time."""
+    spans: dict[str, list[float]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) not in ("setup", "call", "teardown"):
+                continue
+            parts = report.nodeid.split("/")
+            tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else parts[0]
+            start, stop = getattr(report, "start", None), getattr(report, "stop", None)
+            if start is None or stop is None:
+                continue
+            span = spans.setdefault(tier, [start, stop, 0.0])
+            span[0], span[1] = min(span[0], start), max(span[1], stop)
+            span[2] += stop - start
+    if not spans:
+        return
+    terminalreporter.section("time per tier")
+    for tier, (start, stop, busy) in sorted(spans.items(), key=lambda item: item[1][0]):
+        terminalreporter.write_line(
+            f"{tier:<10} {stop - start:7.1f} s from first start to last end, {busy:7.1f} s in tests"
+        )
