@@ -129,4 +129,10 @@ def test_the_lambda_handler_reads_its_environment_and_stops_before_the_timeout(
     assert dynamodb.items(tables["task"]) == {}
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[-1]["message"] == "reconcile finished" and lines[-1]["summary"] == summary
+    # The same line is an embedded-metric-format document: each metric it declares is there.
+    (directive,) = lines[-1]["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [["LaunchType"]] and lines[-1]["LaunchType"] == "EC2"
+    values = {metric["Name"]: lines[-1][metric["Name"]] for metric in directive["Metrics"]}
+    assert values["ResourcesListed"] == 3 and values["SkippedNoVersion"] == 3
+    assert values["EcsRequests"] == summary["ecsRequests"] > 0
     assert reconcile.time_limit_for(Context()) == 45.0
