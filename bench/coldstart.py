@@ -1,10 +1,11 @@
 """Cold start, measured in fresh Python processes, and the size of the function's zip.
 
-The handler is imported from the zip the module would deploy (only ecs_state/*.py, no
-bytecode), with PYTHONDONTWRITEBYTECODE=1: like Lambda, whose package directory is
-read-only, every cold start compiles the package's .py files. boto3 and botocore come
-precompiled from the environment, as they do from the Lambda runtime. The baseline is a
-single module copied beside it under the same rules.
+The handler is imported from the committed function.zip, the one the module deploys
+(only ecs_state/*.py, no bytecode; tests/module/test_package.py keeps it a fresh build),
+with PYTHONDONTWRITEBYTECODE=1: like Lambda, whose package directory is read-only, every
+cold start compiles the package's .py files. boto3 and botocore come precompiled from the
+environment, as they do from the Lambda runtime. The baseline is a single module copied
+beside it under the same rules.
 
 Each probe reports the time from before its first import (for the handler's own modules:
 from after ``import boto3``) to after its last step, taken inside the process with
@@ -36,6 +37,7 @@ from tools import package
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = ROOT / "function"
+PACKAGE = ROOT / "function.zip"
 
 _PRELUDE = """
 import json, sys, time
@@ -151,9 +153,8 @@ def measure(
     result = ColdStart(repeats=repeats, samples={probe: [] for probe in PROBES})
     with tempfile.TemporaryDirectory(prefix="ecs-state-coldstart-") as scratch:
         work = Path(scratch)
-        package = build_zip(work / "function.zip")
-        result.zip_bytes = package.stat().st_size
-        with zipfile.ZipFile(package) as archive:
+        result.zip_bytes = PACKAGE.stat().st_size
+        with zipfile.ZipFile(PACKAGE) as archive:
             result.zip_files = archive.namelist()
             archive.extractall(work / "task")
         shutil.copy(Path(__file__).with_name("baseline.py"), work / "task" / "baseline.py")

@@ -15,8 +15,8 @@ Whether a send is faulted is decided from (seed, delivery, Lambda attempt, send 
 so a run is reproducible whatever the thread schedule.
 
 ``invoke_like_lambda`` models asynchronous invocation: an invocation that raises is retried
-up to ``lambda_retries`` times (Lambda's default is 2), then the event goes to the
-dead-letter list, which is what the dead-letter queue would receive.
+up to ``lambda_retries`` times (bench.run.LAMBDA_RETRIES, the module's default), then the
+event goes to the dead-letter list, which is what the dead-letter queue would receive.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
-from ecs_state.telemetry import Outcome
+from bench.stream import key_of
 
 THROUGHPUT_EXCEEDED = "throughput-exceeded"
 THROTTLING = "throttling"
@@ -226,7 +226,7 @@ def invoke_like_lambda(
     event: dict[str, Any],
     injector: FaultInjector | None,
     result: LambdaResult,
-    lambda_retries: int = 2,
+    lambda_retries: int,
 ) -> None:
     """One asynchronous delivery: the first invocation, then retries, then the DLQ."""
     arn, version = arn_version(event)
@@ -252,8 +252,8 @@ def run_deliveries(
     deliveries: list[dict[str, Any]],
     make_process: Callable[[int], Callable[[dict[str, Any]], dict[str, Any]]],
     injector: FaultInjector | None,
+    lambda_retries: int,
     workers: int = 1,
-    lambda_retries: int = 2,
 ) -> LambdaResult:
     """Deliver every event (index = delivery number) with `workers` concurrent environments."""
     results = [LambdaResult() for _ in range(workers)]
@@ -283,92 +283,9 @@ def run_deliveries(
     return merged
 
 
-@dataclass
-class Verdict:
-    """The checks a faulted run must pass; every list is empty when it does."""
-
-    unaccounted: list[int]  # deliveries neither processed nor dead-lettered
-    wrong_version: list[tuple[str, int | None, int | None]]  # (ARN, stored, expected)
-    not_superseded: list[tuple[str, int, int | None]]  # processed event above the stored one
-    half_written: list[tuple[str, list[str]]]  # stored item differs from its event's item
-
-    @property
-    def ok(self) -> bool:
-        return not (
-            self.unaccounted or self.wrong_version or self.not_superseded or self.half_written
-        )
-
-
-def verify(
-    deliveries: list[dict[str, Any]],
-    result: LambdaResult,
-    injector: FaultInjector | None,
-    stored: dict[str, dict[str, Any]],
-    expected_item: Callable[[dict[str, Any]], dict[str, Any]],
-) -> Verdict:
-    """Check a run against what DynamoDB was really asked to apply.
-
-    - every delivery was processed (applied or stale/duplicate) or dead-lettered;
-    - every ARN's stored version is the highest version DynamoDB accepted a write for:
-      events whose invocation succeeded with ``applied`` plus writes that landed behind a
-      lost response (read timeouts); ARNs with no accepted write are absent;
-    - every processed event is at or below its ARN's stored version;
-    - every stored item is exactly the item of its event (metadata time aside).
-    """
-    by_delivery = dict(enumerate(deliveries))
-    dead = {delivery for delivery, _, _ in result.dead_letters}
-    unaccounted = sorted(set(by_delivery) - set(result.outcomes) - dead)
-
-    accepted: dict[str, int] = {}
-    events_by_version: dict[tuple[str, int], dict[str, Any]] = {}
-    for delivery, event in by_delivery.items():
-        arn, version = arn_version(event)
-        events_by_version[(arn, version)] = event
-        if result.outcomes.get(delivery) == Outcome.APPLIED:
-            accepted[arn] = max(accepted.get(arn, version), version)
-    if injector is not None:
-        for invocation in injector.invocations:
-            if any(send.applied for send in invocation.sends):
-                arn, version = invocation.arn, invocation.version
-                accepted[arn] = max(accepted.get(arn, version), version)
-
-    arns = {arn_version(event)[0] for event in deliveries}
-    wrong_version = []
-    for arn in sorted(arns):
-        item = stored.get(arn)
-        have = int(item["version"]["N"]) if item else None
-        if have != accepted.get(arn):
-            wrong_version.append((arn, have, accepted.get(arn)))
-
-    not_superseded = []
-    for delivery, outcome in result.outcomes.items():
-        arn, version = arn_version(by_delivery[delivery])
-        item = stored.get(arn)
-        have = int(item["version"]["N"]) if item else None
-        if outcome in (Outcome.APPLIED, Outcome.STALE) and (have is None or have < version):
-            not_superseded.append((arn, version, have))
-
-    half_written = []
-    for arn, item in stored.items():
-        event = events_by_version.get((arn, int(item["version"]["N"])))
-        if event is None:
-            half_written.append((arn, ["no such event"]))
-            continue
-        wanted = expected_item(event)
-        differing = sorted(
-            name
-            for name in set(wanted) | set(item)
-            if name != "_ingestedAt" and wanted.get(name) != item.get(name)
-        )
-        if differing:
-            half_written.append((arn, differing))
-    return Verdict(unaccounted, wrong_version, not_superseded, half_written)
-
-
 def arn_version(event: dict[str, Any]) -> tuple[str, int]:
-    detail = event["detail"]
-    key = "taskArn" if event["detail-type"] == "ECS Task State Change" else "containerInstanceArn"
-    return detail[key], int(detail["version"])
+    _, arn, version = key_of(event)
+    return arn, version
 
 
 def retry_summary(injector: FaultInjector) -> dict[str, Any]:

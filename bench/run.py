@@ -3,21 +3,26 @@
     python -m bench.run [--seed N] [--workers 1,4,16] [--quick]
 
 Everything runs against DynamoDB Local on this machine, in one run, so the figures to quote
-are the ratios and medians; absolute rates say more about the machine than the code.
-Writes docs/benchmarks/results.md, results.png and results.json.
+are the ratios and medians; absolute rates say more about the machine than the code. This
+module measures; bench/report.py writes docs/benchmarks/results.json, results.md and
+results.png from what it measured, the commit and the handler settings included.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,27 +33,92 @@ import botocore
 from bench import coldstart, faults, report
 from bench.local import (
     Server,
+    TablePair,
     admin_client,
     aws_environment,
     create_tables,
     delete_tables,
     dynamodb_local,
-    final_state_errors,
     read_items,
 )
 from bench.replay import BASELINE, HANDLER, NullStream, Result, handler_settings, replay
-from bench.stream import StreamShape, build_stream
-from ecs_state.events import parse
-from ecs_state.items import build_item
+from bench.stream import Stream, StreamShape, build_stream
+from ecs_state.config import Settings
 from ecs_state.processor import process_event
 from ecs_state.store import dynamodb_client
-from ecs_state.telemetry import Outcome, Telemetry
+from ecs_state.telemetry import Telemetry
 from scripts import ecs_events as samples
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks"
 DEFAULT_SEED = 20261122
-LAMBDA_RETRIES = 2
+# What the handler's figures depend on; a run names those that differ from its commit.
+SOURCES = (
+    "function/ecs_state",
+    "function.zip",
+    *(f"bench/{name}.py" for name in ("run", "replay", "stream", "baseline", "instrument")),
+    *(f"bench/{name}.py" for name in ("local", "coldstart", "faults")),
+    "scripts/ecs_events.py",
+)
+
+
+def module_default(variable: str) -> Any:
+    """The default of a variable in the module's variables.tf (a number, string or bool)."""
+    block = re.search(
+        rf'^variable "{variable}" {{\n(.*?)^}}', (ROOT / "variables.tf").read_text(), re.M | re.S
+    )
+    default = re.search(r"^\s*default\s*=\s*(.+)$", block[1] if block else "", re.M)
+    if default is None:
+        raise LookupError(f"variables.tf has no default for {variable}")
+    return json.loads(default[1])
+
+
+# Lambda retries an asynchronous invocation that raised this many times (the module's
+# default), then sends the event to the dead-letter queue.
+LAMBDA_RETRIES: int = module_default("lambda_maximum_retry_attempts")
+
+
+def handler_configuration() -> dict[str, Any]:
+    """What the measured handler runs with, read from the code rather than restated: its
+    Settings (table names aside), the client store.dynamodb_client builds from them, and
+    the module's defaults that frame an invocation. results.json records it;
+    tests/bench/test_results.py compares the committed one with the code's."""
+    settings = handler_settings(TablePair(task="task", container_instance="container-instance"))
+    config = dynamodb_client(settings).meta.config
+    return {
+        "settings": {
+            name: value
+            for name, value in dataclasses.asdict(settings).items()
+            if name not in ("task_table", "container_instance_table")
+        },
+        "client": {
+            "retries": dict(config.retries or {}),
+            "connect_timeout_s": config.connect_timeout,
+            "read_timeout_s": config.read_timeout,
+        },
+        "module": {
+            "timeout": module_default("timeout"),
+            "lambda_maximum_retry_attempts": LAMBDA_RETRIES,
+        },
+    }
+
+
+def source_state() -> dict[str, Any]:
+    """The commit measured, and which of the files the figures depend on differ from it."""
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(  # noqa: S603 - fixed arguments, no shell
+            ["git", "-C", str(ROOT), *arguments],  # noqa: S607 - git from PATH, as developers run it
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+
+    changed = git("status", "--porcelain", "--", *SOURCES).splitlines()
+    return {
+        "commit": git("rev-parse", "HEAD").strip(),
+        "uncommitted": [line[3:] for line in changed],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a small smoke run (not for quoting figures)"
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=Path, default=report.DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     if args.quick:
         args.resources, args.hot_resources, args.hot_versions = 40, 2, 20
@@ -87,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(aws_environment(server.endpoint))
         os.environ.pop("AWS_PROFILE", None)
         context = environment(server, args.seed)
-        for line in context["lines"]:
+        for line in describe(context, server):
             print(line, flush=True)
         stream = build_stream(args.seed, shape)
         print(f"stream: {stream.describe()}", flush=True)
@@ -103,31 +173,26 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(cold["median_ms"]), flush=True)
         fault_report = None
         if not args.skip_faults:
-            fault_report = run_faults(args.seed, server.endpoint, args.fault_workers, args.quick)
+            fault_report = {
+                "stream": run_faults(args.seed, server.endpoint, args.fault_workers, args.quick),
+                "exhaustion": run_exhaustion(server.endpoint),
+            }
             print(json.dumps(fault_report["stream"], default=str), flush=True)
     context["elapsed_s"] = round(time.perf_counter() - started, 1)
     context["load_after"] = _load()
     print(f"total {context['elapsed_s']} s; load average now {context['load_after']}", flush=True)
 
-    args.output.mkdir(parents=True, exist_ok=True)
-    report.write_chart(args.output / "results.png", results, cold)
-    page = markdown(context, stream, results, cold, fault_report)
-    (args.output / "results.md").write_text(page)
-    (args.output / "results.json").write_text(
-        json.dumps(
-            {
-                "context": {key: value for key, value in context.items() if key != "lines"},
-                "stream": stream.describe(),
-                "results": [result.as_dict() for result in results],
-                "coldstart": cold,
-                "faults": fault_report,
-            },
-            indent=2,
-            default=str,
-        )
-        + "\n"
+    report.write(
+        args.output,
+        {
+            "context": context,
+            "stream": stream.describe(),
+            "results": [result.as_dict() for result in results],
+            "coldstart": cold,
+            "faults": fault_report,
+        },
     )
-    print(f"wrote {args.output / 'results.md'} and results.png", flush=True)
+    print(f"wrote {args.output / 'results.md'}, results.json and results.png", flush=True)
     return 0
 
 
@@ -162,8 +227,11 @@ def _java_version() -> str:
 
 
 def environment(server: Server, seed: int) -> dict[str, Any]:
-    context = {
+    """What the figures were measured on and with: machine, versions, source, settings."""
+    return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "source": source_state(),
+        "handler": handler_configuration(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs "
         f"({_cpu_model()})",
         "load_before": _load(),
@@ -174,19 +242,22 @@ def environment(server: Server, seed: int) -> dict[str, Any]:
         "java": _java_version(),
         "seed": seed,
     }
-    context["lines"] = [
+
+
+def describe(context: dict[str, Any], server: Server) -> list[str]:
+    return [
         f"machine: {context['machine']}; load average {context['load_before']}",
         f"Python {context['python']}, boto3 {context['boto3']}, botocore {context['botocore']}",
         f"DynamoDB Local {context['dynamodb_local']} ({context['java']}) at {server.endpoint}",
-        f"seed: {seed}",
+        f"{report.source_text(context['source'])}; seed {context['seed']}",
+        f"handler: {json.dumps(context['handler'])}",
         "note: a short run sized for 2 busy cores; quote ratios and medians, not rates",
     ]
-    return context
 
 
-def warm_up(stream, endpoint: str) -> None:
+def warm_up(stream: Stream, endpoint: str) -> None:
     """Let DynamoDB Local's JIT and both code paths warm up before anything is timed."""
-    prefix = type(stream)(
+    prefix = Stream(
         seed=stream.seed,
         shape=stream.shape,
         deliveries=stream.deliveries[:150],
@@ -196,7 +267,7 @@ def warm_up(stream, endpoint: str) -> None:
         replay(prefix, implementation, 1, endpoint)
 
 
-def run_configurations(stream, workers: list[int], endpoint: str) -> list[Result]:
+def run_configurations(stream: Stream, workers: list[int], endpoint: str) -> list[Result]:
     results = []
     for index, count in enumerate(workers):
         # Alternate which one goes first, so neither always meets the same background load.
@@ -235,7 +306,10 @@ def run_coldstart(endpoint: str, repeats: int, count_instructions: bool) -> cold
 
 
 def run_faults(seed: int, endpoint: str, workers: int, quick: bool) -> dict[str, Any]:
-    """A faulted stream with real backoff, then retry exhaustion per kind of fault."""
+    """A stream with 10 % of sends faulted and real backoff pauses: how often the client's
+    retries save an invocation, how long they pause, and what Lambda's retries leave to the
+    dead-letter queue. What such a run must end with is tests/bench/test_faults.py's to
+    prove; this only measures."""
     admin = admin_client(endpoint)
     shape = StreamShape(
         resources=30 if quick else 60,
@@ -260,50 +334,26 @@ def run_faults(seed: int, endpoint: str, workers: int, quick: bool) -> dict[str,
         )
     )
     injector = faults.FaultInjector(seed, rate=0.1, doomed=doomed)
-
-    def make_process(_worker: int, attach: bool = True):
-        return handler_process(settings, injector if attach else None)
-
-    def expected_item(event):
-        return build_item(parse(event, settings), settings, time.time())
-
     print(
         f"faults: {len(stream.deliveries)} deliveries, {workers} workers, 10% of sends faulted, "
         f"{len(doomed)} events failing every send; backoff pauses are real",
         flush=True,
     )
     began = time.perf_counter()
-    result = faults.run_deliveries(
-        stream.deliveries, make_process, injector, workers, LAMBDA_RETRIES
-    )
+    try:
+        result = faults.run_deliveries(
+            stream.deliveries,
+            lambda _worker: handler_process(settings, injector),
+            injector,
+            LAMBDA_RETRIES,
+            workers,
+        )
+    finally:
+        delete_tables(admin, tables)
     seconds = time.perf_counter() - began
-    verdict = faults.verify(
-        stream.deliveries, result, injector, read_items(admin, tables), expected_item
-    )
-    below_before = final_state_errors(read_items(admin, tables), stream.latest)
-
-    injector.enabled = False
-    redriven = faults.run_deliveries(
-        [event for _, event, _ in result.dead_letters],
-        lambda worker: make_process(worker, attach=False),
-        None,
-        workers=2,
-    )
-    after = read_items(admin, tables)
-    after_verdict = faults.verify(
-        stream.deliveries,
-        faults.LambdaResult(outcomes=dict.fromkeys(range(len(stream.deliveries)), Outcome.STALE)),
-        None,
-        after,
-        expected_item,
-    )
-    delete_tables(admin, tables)
 
     invocations = injector.invocations
-    landed_then_lost = sum(
-        1 for invocation in invocations for send in invocation.sends if send.applied
-    )
-    stream_report = {
+    return {
         "deliveries": len(stream.deliveries),
         "workers": workers,
         "seconds": round(seconds, 1),
@@ -322,25 +372,17 @@ def run_faults(seed: int, endpoint: str, workers: int, quick: bool) -> dict[str,
         "dead_letter_errors": sorted(
             {error for _, _, errors in result.dead_letters for error in errors}
         ),
-        "writes_applied_behind_lost_response": landed_then_lost,
-        "outcomes": _count(result.outcomes.values()),
-        "unaccounted": len(verdict.unaccounted),
-        "table_differs_from_accepted_writes": len(verdict.wrong_version),
-        "processed_event_above_table": len(verdict.not_superseded),
-        "half_written_items": len(verdict.half_written),
-        "below_latest_before_redrive": below_before["below"] + below_before["missing"],
-        "redriven": len(result.dead_letters),
-        "redrive_dead_lettered": len(redriven.dead_letters),
-        "final_state_errors_after_redrive": sum(
-            final_state_errors(after, stream.latest)[name] for name in ("below", "missing")
+        "writes_applied_behind_lost_response": sum(
+            1 for invocation in invocations for send in invocation.sends if send.applied
         ),
-        "half_written_after_redrive": len(after_verdict.half_written),
+        "outcomes": dict(Counter(result.outcomes.values())),
         **faults.retry_summary(injector),
     }
-    return {"stream": stream_report, "exhaustion": run_exhaustion(endpoint)}
 
 
-def handler_process(settings, injector: faults.FaultInjector | None = None):
+def handler_process(
+    settings: Settings, injector: faults.FaultInjector | None = None
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """One execution environment of the handler: its client (faulted or not) and telemetry."""
     client = dynamodb_client(settings)
     if injector is not None:
@@ -367,7 +409,10 @@ def run_exhaustion(endpoint: str) -> list[dict[str, Any]]:
 
             with faults.recorded_backoff() as pauses:
                 result = faults.run_deliveries(
-                    [event], lambda _worker, i=injector: handler_process(settings, i), injector
+                    [event],
+                    lambda _worker, i=injector: handler_process(settings, i),
+                    injector,
+                    LAMBDA_RETRIES,
                 )
             stored = read_items(admin, tables).get(arn)
             first = injector.invocations[0]
@@ -389,237 +434,6 @@ def run_exhaustion(endpoint: str) -> list[dict[str, Any]]:
     finally:
         delete_tables(admin, tables)
     return rows
-
-
-def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
-
-
-def markdown(
-    context: dict[str, Any],
-    stream,
-    results: list[Result],
-    cold: dict[str, Any] | None,
-    fault_report: dict[str, Any] | None,
-) -> str:
-    by_key = {(result.implementation, result.workers): result for result in results}
-    lines = [
-        "# Benchmark: handler vs read-then-write baseline",
-        "",
-        "Generated by `python -m bench.run`; see [bench/README.md](../../bench/README.md) for "
-        "what each figure means. Both implementations ran side by side in one run against "
-        "DynamoDB Local on this machine, which was busy with other work: quote the ratios "
-        "and medians, not the absolute rates.",
-        "",
-        f"- date: {context['date']}; total run time {context['elapsed_s']} s",
-        f"- machine: {context['machine']}; load average {context['load_before']} before, "
-        f"{context['load_after']} after",
-        f"- Python {context['python']}, boto3 {context['boto3']}, botocore {context['botocore']}",
-        f"- DynamoDB Local {context['dynamodb_local']} ({context['java']})",
-        f"- seed {context['seed']}; stream: {stream.describe()}",
-        "",
-        "## Throughput, requests, latency, capacity, correctness",
-        "",
-        report.results_table(results),
-        "Final-state errors: records missing or below the highest version the stream "
-        "carried for them. WCU reported: what DynamoDB Local returned with "
-        "`ReturnConsumedCapacity=TOTAL` (a failed condition returns no figure); WCU billed "
-        "(est.): reported plus, for each failed condition, the item's size in 1 KB units, "
-        "since DynamoDB bills a failed conditional write.",
-        "",
-        "### Ratios",
-        "",
-        report.ratio_table(results),
-    ]
-    handler_one, baseline_one = by_key.get((HANDLER, 1)), by_key.get((BASELINE, 1))
-    if handler_one and baseline_one:
-        lines += [
-            "### Targets",
-            "",
-            *_targets(results, handler_one, baseline_one, cold),
-            "",
-        ]
-    if cold:
-        lines += [
-            "## Cold start (fresh processes)",
-            "",
-            coldstart.__doc__.split("\n\n", 1)[1].strip(),
-            "",
-            coldstart_table_text(cold),
-        ]
-    if fault_report:
-        lines += fault_section(fault_report)
-    lines += ["", "![results](results.png)", ""]
-    return "\n".join(lines)
-
-
-def coldstart_table_text(cold: dict[str, Any]) -> str:
-    return (
-        report.coldstart_table(cold)
-        + f"\nMedians of {cold['repeats']} runs each. Handler import / (`import boto3` + one "
-        f"client): **{cold['handler_import_over_boto3_client']:.2f}x** as a ratio of medians, "
-        f"{cold['handler_import_over_boto3_client_paired']:.2f}x as the median of per-round "
-        "ratios; the handler's own modules, timed alone, cost "
-        f"{cold['handler_own_modules_over_boto3_client']:.0%} of `import boto3` + one client. "
-        f"{_instruction_text(cold)}Baseline first event / "
-        f"handler first event: **{cold['baseline_first_event_over_handler']:.2f}x**. "
-        f"Zip of function/ecs_state/*.py: **{cold['zip_bytes']:,} bytes** "
-        f"({len(cold['zip_files'])} files).\n"
-    )
-
-
-def _instruction_text(cold: dict[str, Any]) -> str:
-    counts = cold.get("instructions")
-    if not counts:
-        return "Valgrind was not available to count instructions. "
-    return (
-        f"Counted in instructions (valgrind callgrind, one run each, net of the "
-        f"{counts['interpreter_start_up'] / 1e6:,.0f} M of interpreter start-up), which other "
-        f"load cannot distort: handler import {counts['handler_import'] / 1e6:,.0f} M, "
-        f"`import boto3` + one client {counts['boto3_import_and_client'] / 1e6:,.0f} M, "
-        f"ratio **{cold['handler_import_over_boto3_client_instructions']:.3f}x**. "
-    )
-
-
-def _targets(results, handler_one: Result, baseline_one: Result, cold) -> list[str]:
-    def mark(ok: bool) -> str:
-        return "met" if ok else "NOT met"
-
-    handler_rows = [r for r in results if r.implementation == HANDLER]
-    baseline_rows = [r for r in results if r.implementation == BASELINE]
-    ratio = handler_one.events_per_second / baseline_one.events_per_second
-    handler_requests = {round(r.requests_per_event, 3) for r in handler_rows}
-    baseline_applied = {round(r.requests_per(Outcome.APPLIED), 3) for r in baseline_rows}
-    handler_errors = [r.final_state_errors for r in handler_rows]
-    racing = [(r.workers, r.final_state_errors) for r in baseline_rows if r.workers >= 4]
-    lines = [
-        f"- handler requests per event: {sorted(handler_requests)} "
-        f"({mark(handler_requests == {1.0})}: exactly 1)",
-        f"- baseline requests per applied event: {sorted(baseline_applied)}, per event "
-        f"overall: {[round(r.requests_per_event, 2) for r in baseline_rows]} "
-        f"({mark(baseline_applied == {2.0})}: 2 per applied event; a stale or duplicate "
-        "event costs it the GetItem alone)",
-        f"- handler final-state errors at {[r.workers for r in handler_rows]} workers: "
-        f"{handler_errors} ({mark(not any(handler_errors))}: 0 everywhere)",
-        f"- baseline final-state errors at 4+ workers: "
-        f"{', '.join(f'{w} workers: {e}' for w, e in racing)} "
-        f"({mark(all(e > 0 for _, e in racing))}: the race shows)",
-        f"- handler / baseline throughput at 1 worker: {ratio:.2f}x ({mark(ratio >= 2.0)}: >= 2x)",
-    ]
-    if cold:
-        import_ratio = cold["handler_import_over_boto3_client"]
-        paired = cold["handler_import_over_boto3_client_paired"]
-        lines += [
-            f"- handler import / (import boto3 + one client): {import_ratio:.2f}x as a ratio of "
-            f"medians, {paired:.2f}x paired, own modules "
-            f"+{cold['handler_own_modules_over_boto3_client']:.0%}"
-            + (
-                f", {cold['handler_import_over_boto3_client_instructions']:.3f}x in instructions"
-                if cold.get("instructions")
-                else ""
-            )
-            + f" ({mark(import_ratio <= 1.1)}: <= 1.1x, judged on the ratio of medians)",
-            f"- zip size: {cold['zip_bytes']:,} bytes ({mark(cold['zip_bytes'] < 50 * 1024)}: "
-            "< 50 KB)",
-        ]
-    return lines
-
-
-def fault_section(fault_report: dict[str, Any]) -> list[str]:
-    stream = fault_report["stream"]
-    lines = [
-        "",
-        "## Faults",
-        "",
-        "Faults are injected with a botocore `before-send` hook on the handler's own client "
-        "(bench/faults.py); the handler's code and retry configuration run unchanged. An "
-        "invocation that raises is retried like Lambda's asynchronous invocation "
-        f"({LAMBDA_RETRIES} retries), then its event goes to a simulated dead-letter list, "
-        "which is finally redriven with the faults gone.",
-        "",
-        f"### Faulted stream ({stream['deliveries']} deliveries, {stream['workers']} workers, "
-        f"real backoff pauses, {stream['seconds']} s)",
-        "",
-        "| measure | value |",
-        "|---|--:|",
-    ]
-    labels = [
-        ("sends", "HTTP requests attempted"),
-        ("injected", "faults injected, by kind"),
-        ("invocations", "invocations (first tries and Lambda retries)"),
-        ("invocations_with_retries", "invocations that needed client retries"),
-        ("recovered_by_client_retries", "... of which succeeded after retrying"),
-        ("attempts_per_invocation", "attempts per invocation: number of invocations"),
-        ("invocations_raised", "invocations that raised after exhausting retries"),
-        ("recovered_by_lambda_retry", "events saved by a Lambda retry"),
-        ("dead_lettered", "events dead-lettered"),
-        ("dead_letter_errors", "errors that sent events to the DLQ"),
-        ("writes_applied_behind_lost_response", "writes applied whose response was lost"),
-        ("outcomes", "outcomes of processed deliveries"),
-        ("unaccounted", "deliveries neither processed nor dead-lettered"),
-        (
-            "table_differs_from_accepted_writes",
-            "records differing from the writes DynamoDB accepted",
-        ),
-        ("processed_event_above_table", "processed events above their stored version"),
-        ("half_written_items", "stored items not equal to their event's full item"),
-        ("below_latest_before_redrive", "records below their latest version before redrive"),
-        ("redriven", "events redriven from the DLQ"),
-        ("redrive_dead_lettered", "events dead-lettered again by the redrive"),
-        ("final_state_errors_after_redrive", "records below their latest version after redrive"),
-        ("half_written_after_redrive", "half-written items after redrive"),
-    ]
-    for key, label in labels:
-        value = stream[key]
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}: {v}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value))
-        lines.append(f"| {label} | {value} |")
-    lines += [
-        "",
-        "Observed pause before each retry (time between one attempt and the next, seconds):",
-        "",
-        "| after | retry | count | median | max |",
-        "|---|--:|--:|--:|--:|",
-    ]
-    for key, label in (
-        ("delay_after_throttling_s", "throttling"),
-        ("delay_after_other_faults_s", "5xx / timeout"),
-    ):
-        for retry, row in stream[key].items():
-            lines.append(
-                f"| {label} | {retry} | {row['count']} | {row['median']:.3f} | {row['max']:.3f} |"
-            )
-    lines += [
-        "",
-        "### Retries exhausted, per kind of fault (one event failing every send)",
-        "",
-        "Pauses are the ones botocore's standard retry mode asked for, recorded instead of "
-        "slept (a throttled event would otherwise take tens of seconds per invocation).",
-        "",
-        "| fault | attempts per invocation | raised | pauses of the first invocation (s) "
-        "| pauses per invocation (s) | dead-lettered | stored version |",
-        "|---|---|---|---|--:|--:|--:|",
-    ]
-    for row in fault_report["exhaustion"]:
-        pauses = ", ".join(map(str, row["pauses_first_invocation_s"]))
-        lines.append(
-            f"| {row['fault']} | {', '.join(map(str, row['attempts_per_invocation']))} "
-            f"| {', '.join(row['raised'])} | {pauses} "
-            f"| {row['pause_total_per_invocation_s']} | {row['dead_lettered']} "
-            f"| {row['stored_version'] if row['stored_version'] is not None else 'none'} |"
-        )
-    lines += [
-        "",
-        "A read timeout here means the request reached DynamoDB and was applied, and only "
-        "the answer was lost: the stored version is the event's own, complete, and the "
-        "client's retries fail the condition harmlessly.",
-    ]
-    return lines
 
 
 if __name__ == "__main__":

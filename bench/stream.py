@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ecs_state.events import KINDS
 from scripts import ecs_events as samples
-
-TASK_KEY = "taskArn"
-CONTAINER_INSTANCE_KEY = "containerInstanceArn"
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,8 @@ class Stream:
 
 def key_of(event: dict[str, Any]) -> tuple[str, str, int]:
     """(partition key name, ARN, version) of an event."""
-    detail = event["detail"]
-    name = TASK_KEY if event["detail-type"] == "ECS Task State Change" else CONTAINER_INSTANCE_KEY
-    return name, detail[name], detail["version"]
+    key = KINDS[event["detail-type"]].key
+    return key, event["detail"][key], int(event["detail"]["version"])
 
 
 def build_stream(seed: int, shape: StreamShape | None = None) -> Stream:

@@ -11,22 +11,25 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from bench import faults
+from bench.run import LAMBDA_RETRIES
 from bench.stream import StreamShape, build_stream
 from ecs_state.events import parse
 from ecs_state.items import build_item
 from ecs_state.processor import process_event
+from ecs_state.telemetry import Outcome
 from scripts import ecs_events as samples
 from tests.conftest import local_client
 from tests.handler.local import handler_client, local_settings, quiet_telemetry
 
 pytestmark = pytest.mark.dynamodb_local
 
-LAMBDA_RETRIES = 2  # the module's default lambda_maximum_retry_attempts
 # botocore standard mode: pause before retry i is rand(0, 1) * min(scale * 2 ** (i - 1), 20 s),
 # with scale 1 s after throttling and 25 ms after other errors on DynamoDB.
 BACKOFF_SCALE = {
@@ -81,6 +84,88 @@ def _expected_item(settings):
     return lambda event: build_item(parse(event, settings), settings, time.time())
 
 
+@dataclass
+class Verdict:
+    """The checks a faulted run must pass; every list is empty when it does."""
+
+    unaccounted: list[int]  # deliveries neither processed nor dead-lettered
+    wrong_version: list[tuple[str, int | None, int | None]]  # (ARN, stored, expected)
+    not_superseded: list[tuple[str, int, int | None]]  # processed event above the stored one
+    half_written: list[tuple[str, list[str]]]  # stored item differs from its event's item
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.unaccounted or self.wrong_version or self.not_superseded or self.half_written
+        )
+
+
+def verify(
+    deliveries: list[dict[str, Any]],
+    result: faults.LambdaResult,
+    injector: faults.FaultInjector | None,
+    stored: dict[str, dict[str, Any]],
+    expected_item: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Verdict:
+    """Check a run against what DynamoDB was really asked to apply.
+
+    - every delivery was processed (applied or stale/duplicate) or dead-lettered;
+    - every ARN's stored version is the highest version DynamoDB accepted a write for:
+      events whose invocation succeeded with ``applied`` plus writes that landed behind a
+      lost response (read timeouts); ARNs with no accepted write are absent;
+    - every processed event is at or below its ARN's stored version;
+    - every stored item is exactly the item of its event (metadata time aside).
+    """
+    by_delivery = dict(enumerate(deliveries))
+    dead = {delivery for delivery, _, _ in result.dead_letters}
+    unaccounted = sorted(set(by_delivery) - set(result.outcomes) - dead)
+
+    accepted: dict[str, int] = {}
+    events_by_version: dict[tuple[str, int], dict[str, Any]] = {}
+    for delivery, event in by_delivery.items():
+        arn, version = faults.arn_version(event)
+        events_by_version[(arn, version)] = event
+        if result.outcomes.get(delivery) == Outcome.APPLIED:
+            accepted[arn] = max(accepted.get(arn, version), version)
+    if injector is not None:
+        for invocation in injector.invocations:
+            if any(send.applied for send in invocation.sends):
+                arn, version = invocation.arn, invocation.version
+                accepted[arn] = max(accepted.get(arn, version), version)
+
+    arns = {faults.arn_version(event)[0] for event in deliveries}
+    wrong_version = []
+    for arn in sorted(arns):
+        item = stored.get(arn)
+        have = int(item["version"]["N"]) if item else None
+        if have != accepted.get(arn):
+            wrong_version.append((arn, have, accepted.get(arn)))
+
+    not_superseded = []
+    for delivery, outcome in result.outcomes.items():
+        arn, version = faults.arn_version(by_delivery[delivery])
+        item = stored.get(arn)
+        have = int(item["version"]["N"]) if item else None
+        if outcome in (Outcome.APPLIED, Outcome.STALE) and (have is None or have < version):
+            not_superseded.append((arn, version, have))
+
+    half_written = []
+    for arn, item in stored.items():
+        event = events_by_version.get((arn, int(item["version"]["N"])))
+        if event is None:
+            half_written.append((arn, ["no such event"]))
+            continue
+        wanted = expected_item(event)
+        differing = sorted(
+            name
+            for name in set(wanted) | set(item)
+            if name != "_ingestedAt" and wanted.get(name) != item.get(name)
+        )
+        if differing:
+            half_written.append((arn, differing))
+    return Verdict(unaccounted, wrong_version, not_superseded, half_written)
+
+
 @pytest.mark.parametrize("kind", faults.KINDS)
 def test_every_attempt_failing_retries_with_backoff_then_raises(local_tables, backoff, kind):
     settings = local_settings(local_tables)
@@ -88,7 +173,10 @@ def test_every_attempt_failing_retries_with_backoff_then_raises(local_tables, ba
     arn = event["detail"]["taskArn"]
     injector = faults.FaultInjector(seed=1, doomed={(arn, 7): kind})
     result = faults.run_deliveries(
-        [event], _process_for(settings, local_tables["endpoint"], injector), injector
+        [event],
+        _process_for(settings, local_tables["endpoint"], injector),
+        injector,
+        LAMBDA_RETRIES,
     )
 
     # Each invocation sends as many attempts as the handler's client is configured for,
@@ -113,7 +201,7 @@ def test_every_attempt_failing_retries_with_backoff_then_raises(local_tables, ba
     # Nothing half-written: absent, or (read timeout: the first write landed, its answer
     # was lost) the complete item of the event.
     stored = _stored(local_client(local_tables["endpoint"]), settings, [arn])
-    verdict = faults.verify([event], result, injector, stored, _expected_item(settings))
+    verdict = verify([event], result, injector, stored, _expected_item(settings))
     assert verdict.ok, verdict
     if kind == faults.READ_TIMEOUT:
         assert stored[arn]["version"] == {"N": "7"}
@@ -150,7 +238,7 @@ def test_faulted_stream_ends_applied_or_dead_lettered_then_redrive_completes(loc
     injector = faults.FaultInjector(seed=3, rate=0.3, doomed=doomed)
     endpoint = local_tables["endpoint"]
     result = faults.run_deliveries(
-        deliveries, _process_for(settings, endpoint, injector), injector, workers=4
+        deliveries, _process_for(settings, endpoint, injector), injector, LAMBDA_RETRIES, workers=4
     )
 
     # Faults of every kind were injected, many invocations recovered by retrying, and
@@ -171,7 +259,7 @@ def test_faulted_stream_ends_applied_or_dead_lettered_then_redrive_completes(loc
     reader = local_client(endpoint)
     arns = list(stream.latest)
     stored = _stored(reader, settings, arns)
-    verdict = faults.verify(deliveries, result, injector, stored, _expected_item(settings))
+    verdict = verify(deliveries, result, injector, stored, _expected_item(settings))
     assert verdict.ok, verdict
     hot_item = stored.get(hot_arn)
     assert hot_item is None or int(hot_item["version"]["N"]) < stream.latest[hot_arn][1], (
@@ -185,6 +273,7 @@ def test_faulted_stream_ends_applied_or_dead_lettered_then_redrive_completes(loc
         [event for _, event, _ in result.dead_letters],
         _process_for(settings, endpoint, injector),
         None,
+        LAMBDA_RETRIES,
         workers=2,
     )
     assert redriven.dead_letters == []
@@ -192,9 +281,9 @@ def test_faulted_stream_ends_applied_or_dead_lettered_then_redrive_completes(loc
     assert {arn: int(item["version"]["N"]) for arn, item in stored.items()} == {
         arn: version for arn, (_, version) in stream.latest.items()
     }
-    complete = faults.verify(
+    complete = verify(
         deliveries,
-        faults.LambdaResult(outcomes=dict.fromkeys(range(len(deliveries)), "stale-or-duplicate")),
+        faults.LambdaResult(outcomes=dict.fromkeys(range(len(deliveries)), Outcome.STALE)),
         None,
         stored,
         _expected_item(settings),
