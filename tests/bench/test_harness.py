@@ -1,17 +1,13 @@
-"""The benchmark's yardsticks measure what they claim: baseline shape, requests, stream, zip."""
+"""The benchmark's yardsticks measure what they claim: baseline shape, requests, stream."""
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-import zipfile
-from pathlib import Path
 
 import boto3
 import pytest
 
 from bench import baseline
-from bench.coldstart import build_zip
 from bench.instrument import RequestStats, instrument
 from bench.stream import StreamShape, build_stream, key_of
 from ecs_state.events import parse
@@ -53,16 +49,6 @@ def test_stream_is_seeded_duplicated_shuffled_and_has_hot_resources():
     assert {arn: max(versions) for arn, versions in per_arn.items()} == {
         arn: version for arn, (_, version) in first.latest.items()
     }
-
-
-def test_function_zip_holds_only_the_package_sources_and_is_small():
-    with tempfile.TemporaryDirectory() as scratch:
-        package = build_zip(Path(scratch) / "function.zip")
-        names = zipfile.ZipFile(package).namelist()
-        size = package.stat().st_size
-    assert names and all(name.startswith("ecs_state/") and name.endswith(".py") for name in names)
-    assert "ecs_state/handler.py" in names
-    assert size < 50 * 1024
 
 
 @pytest.mark.dynamodb_local
