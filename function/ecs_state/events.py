@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from ecs_state.config import Settings
 from ecs_state.errors import InvalidEventError
@@ -86,7 +86,7 @@ def parse(event: Any, settings: Settings) -> Change:
     if source != "aws.ecs":
         raise InvalidEventError(f"event source must be 'aws.ecs', got {source!r}")
     detail_type = event.get("detail-type")
-    kind = KINDS.get(detail_type)
+    kind = KINDS.get(cast(str, detail_type))
     if kind is None:
         raise InvalidEventError(
             f"unknown detail-type {detail_type!r}; expected one of {', '.join(map(repr, KINDS))}"

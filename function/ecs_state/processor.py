@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -12,9 +12,16 @@ from ecs_state.config import Settings
 from ecs_state.errors import InvalidEventError
 from ecs_state.telemetry import Outcome, Telemetry
 
+if TYPE_CHECKING:  # stubs of the lint environment; the Lambda runtime has boto3 alone
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 def process_event(
-    event: Any, settings: Settings, client: Any, telemetry: Telemetry, now: float | None = None
+    event: Any,
+    settings: Settings,
+    client: DynamoDBClient,
+    telemetry: Telemetry,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """Apply one ECS event to its table and return what happened.
 
@@ -57,7 +64,7 @@ def process_event(
 def _context_for_log(event: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         return {"resource": "unknown"}
-    kind = events.KINDS.get(event.get("detail-type"))
+    kind = events.KINDS.get(cast(str, event.get("detail-type")))
     context: dict[str, Any] = {"resource": kind.name if kind else "unknown"}
     if isinstance(event.get("id"), str):
         context["eventId"] = event["id"]

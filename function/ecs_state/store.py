@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ecs_state.config import Settings
+
+if TYPE_CHECKING:  # stubs of the lint environment; the Lambda runtime has boto3 alone
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Condition:
         return request
 
 
-def dynamodb_client(settings: Settings) -> Any:
+def dynamodb_client(settings: Settings) -> DynamoDBClient:
     """A DynamoDB client with bounded standard-mode retries.
 
     `total_max_attempts` counts the first try too (botocore's `max_attempts` would count
@@ -69,7 +72,9 @@ def dynamodb_client(settings: Settings) -> Any:
     return boto3.client("dynamodb", config=config)
 
 
-def conditional_put(client: Any, table: str, item: dict[str, Any], condition: Condition) -> bool:
+def conditional_put(
+    client: DynamoDBClient, table: str, item: dict[str, Any], condition: Condition
+) -> bool:
     """Write the item if the condition holds. True if written, False if stale or duplicate.
 
     No read happens first: the condition is checked by DynamoDB atomically with the
