@@ -17,7 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "function.zip"
-ZIP_LIMIT_BYTES = 50 * 1024
+# The members are stored uncompressed (tools/package.py says why), so this bounds the source
+# the function ships: several times today's ~110 KB means something other than this package's
+# own modules got in. Lambda itself takes zips up to 50 MB.
+ZIP_LIMIT_BYTES = 512 * 1024
 # Handler import at most 1.1 x (import boto3 + one DynamoDB client).
 IMPORT_OVERHEAD_LIMIT = 0.10
 ROUNDS = 5
@@ -41,7 +44,7 @@ print(json.dumps([reference - started, added]))
 """
 
 
-def test_committed_zip_is_under_50_kb():
+def test_committed_zip_is_under_512_kb():
     size = PACKAGE.stat().st_size
     assert size < ZIP_LIMIT_BYTES, f"function.zip is {size:,} bytes"
 
