@@ -337,7 +337,9 @@ class _Hooks:
         with self.meter._lock:
             self.meter.ecs_requests[_operation(event_name)] += 1
 
-    def ecs_response(self, parsed_response: Any = None, response_dict: Any = None, **_: Any):
+    def ecs_response(
+        self, parsed_response: Any = None, response_dict: Any = None, **_: Any
+    ) -> None:
         code = ((parsed_response or {}).get("Error") or {}).get("Code")
         status = (response_dict or {}).get("status_code")
         if code in THROTTLING_CODES or status == 429:
@@ -679,7 +681,9 @@ class Reconciler:
 
     # -- one run ---------------------------------------------------------------------
 
-    def run(self, *, time_limit: float | None = None, order_seed: int | None = None) -> dict:
+    def run(
+        self, *, time_limit: float | None = None, order_seed: int | None = None
+    ) -> dict[str, Any]:
         """Reconcile every configured cluster; return (and log) the run's summary.
 
         time_limit: seconds this run may take; None for no limit (the command line).
@@ -933,11 +937,11 @@ class Reconciler:
         tables: dict[str, StateTable],
         started: float,
     ) -> dict[str, Any]:
-        totals = Counter()
+        totals: Counter[str] = Counter()
         for tally in tallies.values():
             totals.update(tally.as_dict())
         duration_ms = round((self.monotonic() - started) * 1000, 1)
-        summary = {
+        summary: dict[str, Any] = {
             "complete": stopped_because is None and not errors,
             "stoppedBecause": stopped_because,
             "clusters": len(clusters),
@@ -960,7 +964,7 @@ class Reconciler:
             "durationMs": duration_ms,
         }
         self.limiter.waited = 0.0
-        metrics = {
+        metrics: dict[str, float] = {
             "ResourcesListed": summary["listed"],
             "ResourcesWritten": summary["written"],
             "ResourcesUnchanged": summary["unchanged"],
@@ -1005,7 +1009,7 @@ def time_limit_for(context: Any) -> float | None:
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     if remaining_ms is None:
         return None
-    remaining = remaining_ms() / 1000
+    remaining = float(remaining_ms()) / 1000
     return max(0.0, remaining - min(TIME_MARGIN_SECONDS, remaining / 4))
 
 
