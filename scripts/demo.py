@@ -181,12 +181,12 @@ def print_outcomes(run: PipelineRun) -> None:
     for delivery in run.deliveries:
         rows[cluster_of(delivery.event), kind_of(delivery.event)][delivery.outcome] += 1
     followed = {arn.rsplit("/", 1)[1] for arn in run.function.followed_clusters or []}
-    header = ("cluster", "kind", "delivered", *OUTCOMES)
-    widths = (12, 28, 9, 13, 7, 18, 8, 6)
-    line = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
-    print(
-        f"\nevents by cluster and kind (the rule follows: {', '.join(sorted(followed)) or 'all'})"
-    )
+    header = ("cluster", "kind", "delivered", "not delivered", "applied", "stale/duplicate")
+    header += ("rejected", "failed")
+    widths = (10, 26, 9, 13, 7, 15, 8, 6)
+    line = " ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
+    shown_followed = ", ".join(sorted(followed)) or "every cluster"
+    print(f"\nevents by cluster and kind (* the cluster the rule follows: {shown_followed})")
     print(line.format(*header))
     total: Counter = Counter()
     for (cluster, kind), counts in sorted(
@@ -268,16 +268,15 @@ def print_verdict(run: PipelineRun, expected: dict[str, Record], stored: dict[st
 
 
 def print_timings(demo: Demo) -> None:
-    run = demo.run
     parts = [f"{name} {seconds:.1f} s" for name, seconds in demo.timings.items()]
+    print(f"\nwall time: {', '.join(parts)}")
+    run = demo.run
     if run is not None and run.invocations:
         times = [i.elapsed_ms for i in run.invocations]
-        detail = (
-            f"routing {run.routing_s:.1f} s; {len(times)} invocations: first {times[0]:.0f} ms "
-            f"(init), then median {statistics.median(times[1:] or times):.1f} ms"
+        print(
+            f"pipeline: routing {run.routing_s:.1f} s, then {len(times)} invocations: the first "
+            f"{times[0]:.0f} ms (init), then median {statistics.median(times[1:] or times):.1f} ms"
         )
-        parts = [p + (f" ({detail})" if p.startswith("pipeline ") else "") for p in parts]
-    print(f"\nwall time: {', '.join(parts)}")
 
 
 def timed(demo: Demo, name: str, step: Callable[[], None]) -> None:
