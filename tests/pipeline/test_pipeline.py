@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import zipfile
 from collections import Counter
 from contextlib import ExitStack
 
@@ -66,7 +67,10 @@ def run_example(name: str, binary: str | None, dynamodb_endpoint: str) -> tuple[
         stack.callback(shutil.rmtree, example.dir, True)
         function = apply_and_read(example, moto.endpoint, dynamodb_endpoint)
     events = mixed_stream(SEED, stream_clusters(function), tasks_per_cluster=10)
-    run = run_pipeline(function, events, dynamodb_endpoint)
+    try:
+        run = run_pipeline(function, events, dynamodb_endpoint)
+    except PipelineUnavailable as error:  # found, but the RIE would not start
+        skip_or_fail("pipeline", str(error))
     return run, stored_records(function, dynamodb_endpoint)
 
 
@@ -184,11 +188,20 @@ def assert_lambda_shapes(run: PipelineRun) -> None:
             assert body["outcome"] in ("applied", "stale-or-duplicate")
 
 
-def test_a_missing_emulator_is_loud(monkeypatch, tmp_path):
-    """No RIE: the pipeline refuses, naming the bootstrap step; it never imports the handler."""
-    monkeypatch.setenv("LAMBDA_RIE_BIN", str(tmp_path / "aws-lambda-rie"))
+@pytest.mark.parametrize(
+    ("rie", "message"),
+    [
+        ("missing", r"tools/bootstrap\.sh rie"),
+        ("/bin/false", r"aws-lambda-rie did not start: .*exited with code 1"),
+    ],
+)
+def test_an_emulator_that_cannot_run_is_loud(monkeypatch, tmp_path, rie, message):
+    """No RIE, or one that exits: the pipeline refuses and says why; no handler is imported."""
+    monkeypatch.setenv("LAMBDA_RIE_BIN", str(tmp_path / rie) if rie == "missing" else rie)
+    package = tmp_path / "function.zip"
+    zipfile.ZipFile(package, "w").close()
     function = AppliedFunction(
-        "f", "ecs_state.handler.lambda_handler", "python3.13", {}, 3, 128, tmp_path, "r", "{}"
+        "f", "ecs_state.handler.lambda_handler", "python3.13", {}, 3, 128, package, "r", "{}"
     )
-    with pytest.raises(PipelineUnavailable, match=r"tools/bootstrap\.sh rie"):
-        LambdaRuntime(function, "http://127.0.0.1:9").__enter__()
+    with pytest.raises(PipelineUnavailable, match=message), LambdaRuntime(function, "http://x"):
+        pass
