@@ -109,6 +109,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -144,6 +145,10 @@ TIME_MARGIN_SECONDS = 30.0
 # inside the time margin, so that a run stops before Lambda's timeout kills it.
 ECS_MAX_ATTEMPTS = 3
 BATCH_GET_ATTEMPTS = 6
+# Writes of one Describe batch run this many at a time: a backfill is bound by DynamoDB's
+# latency per write, not by ECS (each write is independent and conditional, so their order
+# does not matter). boto3 clients are thread-safe.
+WRITERS = 8
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 )
@@ -640,6 +645,12 @@ class Tally:
     skipped_no_version: int = 0
     rejected: int = 0  # DynamoDB would refuse the item (too large, say)
     describe_failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        """Count under a lock: the writes of a batch run on several threads."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -678,6 +689,7 @@ class Reconciler:
         self.limiter = RateLimiter(settings.max_requests_per_second, clock=monotonic, sleep=sleep)
         self.meter = Meter()
         instrument(ecs, dynamodb, self.limiter, self.meter)
+        self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="reconcile-write")
 
     # -- one run ---------------------------------------------------------------------
 
@@ -782,7 +794,7 @@ class Reconciler:
         for page in self._list_pages(resource, cluster):
             new = [arn for arn in page if arn not in listed]
             listed.update(new)
-            tally.listed += len(new)
+            tally.add("listed", len(new))
             pending += new
             # A short page (the last RUNNING one, the STOPPED ones) waits for the next, so
             # that a cluster costs one Describe per 100 resources, not one per page.
@@ -803,13 +815,12 @@ class Reconciler:
         for start in range(0, len(candidates), PAGE_SIZE):
             batch = candidates[start : start + PAGE_SIZE]
             found, missing = self._describe(resource, cluster, batch, tally)
-            for api_object in found:
-                # ECS still knows it (listed too late, or INACTIVE): an ordinary update.
-                self._apply(kind, cluster, api_object, stored, table, tally)
+            # ECS still knows these (listed too late, or INACTIVE): ordinary updates.
+            self._apply_all(kind, cluster, found, stored, table, tally)
             for arn in missing:
                 self._check_time()
                 if table.mark_missing(arn, stored[arn], self.clock(), self.settings.base.ttl_days):
-                    tally.marked_missing += 1
+                    tally.add("marked_missing")
                     self.telemetry.log(
                         "INFO", "record marked missing", arn=arn, version=stored[arn].version
                     )
@@ -826,8 +837,28 @@ class Reconciler:
     ) -> None:
         known = stored if stored is not None else table.records(batch)
         found, _ = self._describe(resource, cluster, batch, tally)
-        for api_object in found:
-            self._apply(kind, cluster, api_object, known, table, tally)
+        self._apply_all(kind, cluster, found, known, table, tally)
+
+    def _apply_all(
+        self,
+        kind: Kind,
+        cluster: str,
+        api_objects: list[dict[str, Any]],
+        stored: Mapping[str, Stored],
+        table: StateTable,
+        tally: Tally,
+    ) -> None:
+        """Apply a batch on WRITERS threads; wait for all of them before raising."""
+        futures = [
+            self._writers.submit(self._apply, kind, cluster, api_object, stored, table, tally)
+            for api_object in api_objects
+        ]
+        failure: BaseException | None = None
+        for future in futures:
+            error = future.exception()
+            failure = failure or error
+        if failure is not None:
+            raise failure
 
     def _list_pages(self, resource: EcsResource, cluster: str) -> Iterator[list[str]]:
         operation = getattr(self.ecs, resource.list_operation)
@@ -857,7 +888,7 @@ class Reconciler:
                 if failure.get("reason") == "MISSING" and arn is not None:
                     missing.append(arn)
                 else:
-                    tally.describe_failures += 1
+                    tally.add("describe_failures")
                     self.telemetry.log(
                         "WARNING",
                         "ECS could not describe a resource",
@@ -879,7 +910,7 @@ class Reconciler:
         arn = api_object.get(kind.key)
         version = api_object.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            tally.skipped_no_version += 1
+            tally.add("skipped_no_version")
             self.telemetry.log(
                 "WARNING",
                 "API object has no usable version; skipped, not written",
@@ -889,12 +920,12 @@ class Reconciler:
             )
             return
         if not isinstance(arn, str) or not arn:
-            tally.rejected += 1
+            tally.add("rejected")
             self.telemetry.log("ERROR", f"API object has no {kind.key}", resource=kind.name)
             return
         record = stored.get(arn)
         if record is not None and record.version >= version:
-            tally.unchanged += 1
+            tally.add("unchanged")
             return
         self._check_time()
         now = self.clock()
@@ -913,13 +944,13 @@ class Reconciler:
         try:
             item = items.build_item(change, self.settings.base, now)
         except InvalidEventError as error:
-            tally.rejected += 1
+            tally.add("rejected")
             self.telemetry.log("ERROR", "item rejected", arn=arn, reason=str(error))
             return
         if table.put(item, items.condition(change, self.settings.base, now)):
-            tally.written += 1
+            tally.add("written")
         else:
-            tally.stale += 1
+            tally.add("stale")
 
     def _check_time(self) -> None:
         deadline = self.limiter.deadline

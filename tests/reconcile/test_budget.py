@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 from botocore.utils import parse_timestamp
@@ -148,3 +150,25 @@ def test_the_command_line_backfills_and_prints_the_summary(
     assert summary["complete"] and summary["written"] == 3
     assert json.loads(out.err.splitlines()[-1])["message"] == "reconcile finished"
     assert set(dynamodb.items(tables["task"])) == set(arns)
+
+
+def test_the_writes_of_a_batch_overlap_and_all_land(ecs, dynamodb, tables):
+    """A backfill waits on DynamoDB once per WRITERS items, not once per item."""
+    cluster = ecs.cluster("parallel")
+    arns = ecs.run_tasks(cluster, 40)
+    ecs.versions.update(dict.fromkeys(arns, 3))
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    def slow_put(**_):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+
+    dynamodb.client.meta.events.register("before-send.dynamodb.PutItem", slow_put)
+    summary = Run(reconcile_settings(tables, [cluster], launch_type="FARGATE"), ecs, dynamodb)()
+
+    assert summary["written"] == 40 == len(dynamodb.items(tables["task"]))
+    assert 1 < peak[0] <= reconcile.WRITERS
