@@ -35,8 +35,8 @@ One run, per cluster and per kind (tasks; container instances in EC2 mode only)
    path's: ``items.build_item`` on an ``events.Change`` whose detail is the API object,
    with timestamps turned into the ISO 8601 text events carry ("2024-05-21T13:04:43.112Z"),
    plus ``_source = "reconcile"``; the write is ``store.conditional_put`` with
-   ``items.condition`` (insert, or replace an older version). A resource with no
-   ``version`` is reported and skipped, never written.
+   ``items.condition`` (insert, or replace an older version), up to WRITERS (8) at a time.
+   A resource with no ``version`` is reported and skipped, never written.
 4. Records ECS no longer knows: a stored record that is not terminal, not marked yet and
    that no list returned is described once more; if ECS answers MISSING for it, the record
    gets ``_missingSince`` (and ``_expiresAt``, as a terminal record would, when
