@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
-from bench.stream import key_of
+from bench.stream import Stream, key_of
 
 THROUGHPUT_EXCEEDED = "throughput-exceeded"
 THROTTLING = "throttling"
@@ -281,6 +281,17 @@ def run_deliveries(
     for result in results:
         merged.merge(result)
     return merged
+
+
+def doomed_events(stream: Stream, kinds: Sequence[str], seed: int) -> dict[tuple[str, int], str]:
+    """(ARN, version) -> fault of events that fail on every send, one per kind: first the
+    latest version of the first hot resource, so a record's newest state waits in the
+    dead-letter queue, then events drawn from the rest of the stream."""
+    hot = stream.hot[0]
+    chosen = [(hot, stream.latest[hot][1])]
+    rest = sorted(set(stream.events) - set(chosen))
+    chosen += random.Random(seed).sample(rest, len(kinds) - 1)
+    return dict(zip(chosen, kinds, strict=True))
 
 
 def arn_version(event: dict[str, Any]) -> tuple[str, int]:

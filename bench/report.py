@@ -57,7 +57,12 @@ def markdown(figures: Figures) -> str:
         "and medians, not the absolute rates.",
         "",
         f"- date: {context['date']}; total run time {context['elapsed_s']} s",
-        f"- {source_text(context['source'])}",
+        f"- {source_text(context['source'])}"
+        + (
+            f"; changed during the run to {source_text(context['source_changed_during_run'])}"
+            if "source_changed_during_run" in context
+            else ""
+        ),
         f"- machine: {context['machine']}; load average {context['load_before']} before, "
         f"{context['load_after']} after",
         f"- Python {context['python']}, boto3 {context['boto3']}, botocore {context['botocore']}",

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import platform
-import random
 import re
 import subprocess
 import sys
@@ -179,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             }
             print(json.dumps(fault_report["stream"], default=str), flush=True)
     context["elapsed_s"] = round(time.perf_counter() - started, 1)
+    # A commit or an edit landing while the run measures leaves figures of neither state;
+    # the record says so instead of naming the first one alone.
+    after = source_state()
+    if after != context["source"]:
+        context["source_changed_during_run"] = after
+        print(f"warning: sources changed during the run: {report.source_text(after)}", flush=True)
     context["load_after"] = _load()
     print(f"total {context['elapsed_s']} s; load average now {context['load_after']}", flush=True)
 
@@ -320,18 +325,10 @@ def run_faults(seed: int, endpoint: str, workers: int, quick: bool) -> dict[str,
     stream = build_stream(seed + 1, shape)
     tables = create_tables(admin, "faults")
     settings = handler_settings(tables)
-    rng = random.Random(seed)
-    hot = stream.hot[0]
-    doomed_events = [(hot, stream.latest[hot][1])]
-    doomed_events += rng.sample(sorted(set(stream.events) - set(doomed_events)), 2)
     # Only fast-backoff faults are permanent here: a permanently throttled event takes
     # tens of seconds of real pauses per invocation (see the exhaustion table).
-    doomed = dict(
-        zip(
-            doomed_events,
-            (faults.SERVER_ERROR, faults.READ_TIMEOUT, faults.CONNECT_TIMEOUT),
-            strict=True,
-        )
+    doomed = faults.doomed_events(
+        stream, (faults.SERVER_ERROR, faults.READ_TIMEOUT, faults.CONNECT_TIMEOUT), seed
     )
     injector = faults.FaultInjector(seed, rate=0.1, doomed=doomed)
     print(

@@ -8,7 +8,6 @@ Local. botocore's backoff pauses are recorded instead of slept, to keep the test
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -219,21 +218,16 @@ def test_faulted_stream_ends_applied_or_dead_lettered_then_redrive_completes(loc
     deliveries = stream.deliveries
     assert len(deliveries) >= 250
     # Four events fail on every send, one of them the latest version of a hot resource.
-    rng = random.Random(5)
     hot_arn = stream.hot[0]
-    doomed_events = [(hot_arn, stream.latest[hot_arn][1])]
-    doomed_events += rng.sample(sorted(set(stream.events) - set(doomed_events)), 3)
-    doomed = dict(
-        zip(
-            doomed_events,
-            [
-                faults.THROUGHPUT_EXCEEDED,
-                faults.SERVER_ERROR,
-                faults.READ_TIMEOUT,
-                faults.CONNECT_TIMEOUT,
-            ],
-            strict=True,
-        )
+    doomed = faults.doomed_events(
+        stream,
+        (
+            faults.THROUGHPUT_EXCEEDED,
+            faults.SERVER_ERROR,
+            faults.READ_TIMEOUT,
+            faults.CONNECT_TIMEOUT,
+        ),
+        seed=5,
     )
     injector = faults.FaultInjector(seed=3, rate=0.3, doomed=doomed)
     endpoint = local_tables["endpoint"]
