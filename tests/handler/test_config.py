@@ -49,7 +49,12 @@ def test_fargate_needs_no_container_instance_table():
         ({**BASE, "TTL_DAYS": "7d"}, "TTL_DAYS must be an integer"),
         ({**BASE, "TTL_DAYS": "-1"}, "TTL_DAYS must be between 0 and"),
         ({**BASE, "REDACT_OVERRIDES": "maybe"}, "REDACT_OVERRIDES must be true or false"),
-        ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        (
+            {**BASE, "LOG_LEVEL": "LOUD"},
+            "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, got 'LOUD'",
+        ),
+        ({**BASE, "TTL_DAYS": "3651"}, "TTL_DAYS must be between 0 and 3650, got 3651"),
+        ({**BASE, "DYNAMODB_MAX_ATTEMPTS": "21"}, "DYNAMODB_MAX_ATTEMPTS must be between 1 and 20"),
         ({**BASE, "DYNAMODB_MAX_ATTEMPTS": "0"}, "DYNAMODB_MAX_ATTEMPTS must be between 1 and 20"),
     ],
 )
@@ -102,3 +107,46 @@ def test_log_level_is_read_in_any_case_and_padding(raw, level):
     stream = io.StringIO()
     Telemetry(settings.log_level, "ECSState", "EC2", stream=stream).log(level, "probe")
     assert json.loads(stream.getvalue())["level"] == level
+
+
+def test_unset_options_take_their_documented_defaults():
+    settings = Settings.from_env(BASE)
+    assert (settings.metrics_namespace, settings.dynamodb_max_attempts) == ("ECSState", 5)
+
+
+@pytest.mark.parametrize(("raw", "namespace"), [(" Team/ECS ", "Team/ECS"), ("  ", "ECSState")])
+def test_metrics_namespace_is_read_and_blank_means_the_default(raw, namespace):
+    assert Settings.from_env({**BASE, "METRICS_NAMESPACE": raw}).metrics_namespace == namespace
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "attribute", "value"),
+    [
+        ("TTL_DAYS", "0", "ttl_days", 0),
+        ("TTL_DAYS", "3650", "ttl_days", 3650),
+        ("DYNAMODB_MAX_ATTEMPTS", "1", "dynamodb_max_attempts", 1),
+        ("DYNAMODB_MAX_ATTEMPTS", "20", "dynamodb_max_attempts", 20),
+    ],
+)
+def test_numbers_at_either_end_of_their_range_are_accepted(name, raw, attribute, value):
+    assert getattr(Settings.from_env({**BASE, name: raw}), attribute) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "redact"),
+    [("true", True), ("YES", True), ("1", True), (" on ", True), ("no", False), ("0", False)],
+)
+def test_redact_overrides_reads_every_spelling_of_true_and_false(raw, redact):
+    assert Settings.from_env({**BASE, "REDACT_OVERRIDES": raw}).redact_overrides is redact
+
+
+def test_client_gives_up_before_the_functions_default_timeout():
+    from ecs_state.store import dynamodb_client
+
+    config = dynamodb_client(Settings.from_env(BASE)).meta.config
+    # The values the docstring reasons with: 2 s to connect and 3 s to read per attempt.
+    assert (config.connect_timeout, config.read_timeout) == (2, 3)
+    # The docstring's worst case, every attempt timing out plus at most 15 s of backoff,
+    # must end inside the module's default 60 s timeout, so the invocation raises.
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout) + 15 < 60

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from ecs_state import attributes, events, items
 from ecs_state.config import Settings
+from ecs_state.errors import InvalidEventError
 from ecs_state.store import Condition
 from scripts import ecs_events as samples
 
@@ -102,3 +105,92 @@ def test_event_time_falls_back_to_updated_at():
 
 def test_item_size_matches_dynamodb_accounting_for_strings_and_names():
     assert attributes.item_size({"ab": {"S": "xyz"}, "n": {"BOOL": True}}) == 2 + 3 + 1 + 1
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (int("9" * 38), "9" * 38),  # 38 significant digits, DynamoDB's most
+        (1e125, "1E+125"),  # the largest magnitude's exponent
+        (-1e125, "-1E+125"),
+        (1e-130, "1E-130"),  # the smallest
+        (Decimal("1.50"), "1.50"),  # Decimal values (the reconciler's) keep their text
+    ],
+)
+def test_numbers_at_dynamodbs_limits_are_kept(value, text):
+    assert attributes.to_attribute(value, "x") == {"N": text}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (int("9" * 39), "x has 39 significant digits; DynamoDB keeps at most 38"),
+        (1e126, "x = 1e+126 is outside DynamoDB's number range"),
+        (1e-131, "x = 1e-131 is outside DynamoDB's number range"),
+        (datetime(2026, 1, 1, tzinfo=UTC), "x has a value of type datetime that JSON cannot"),
+    ],
+)
+def test_values_dynamodb_cannot_store_are_named(value, message):
+    with pytest.raises(InvalidEventError, match=re.escape(message)):
+        attributes.to_attribute(value, "x")
+
+
+def _nested(levels, container):
+    """A value `levels` deep, counting the attribute itself as level 1."""
+    value = "bottom"
+    for _ in range(levels - 1):
+        value = {"d": value} if container == "map" else [value]
+    return value
+
+
+@pytest.mark.parametrize("container", ["map", "list"])
+def test_values_nest_up_to_dynamodbs_32_levels(container):
+    assert attributes.to_attribute(_nested(32, container), "x")
+    with pytest.raises(InvalidEventError, match="nested deeper than DynamoDB's 32 levels"):
+        attributes.to_attribute(_nested(33, container), "x")
+
+
+def test_error_paths_name_the_nested_field():
+    with pytest.raises(InvalidEventError, match=re.escape("x.scores[1] is nan")):
+        attributes.to_attribute({"scores": [1, float("nan")]}, "x")
+    with pytest.raises(InvalidEventError, match=re.escape("x[0].ratio is inf")):
+        attributes.to_attribute([{"ratio": float("inf")}], "x")
+
+
+# DynamoDB counts a number as about one byte per two significant digits plus one, a list
+# or map as 3 bytes plus 1 per element (plus the key, for a map). The package rounds the
+# number's share up: one byte per two characters of its text, plus two.
+@pytest.mark.parametrize(
+    ("item", "size"),
+    [
+        ({"n": {"N": "12345"}}, 1 + (2 + 2)),
+        ({"n": {"N": "-1.5"}}, 1 + (2 + 2)),
+        ({"l": {"L": [{"S": "ab"}, {"N": "1"}]}}, 1 + 3 + (1 + 2) + (1 + 0 + 2)),
+        (
+            {"m": {"M": {"k": {"S": "v"}, "flag": {"BOOL": True}}}},
+            1 + 3 + (1 + 1 + 1) + (1 + 4 + 1),
+        ),
+        ({"e": {"L": []}, "z": {"M": {}}, "u": {"NULL": True}}, (1 + 3) + (1 + 3) + (1 + 1)),
+    ],
+)
+def test_item_size_follows_dynamodbs_accounting_for_numbers_lists_and_maps(item, size):
+    assert attributes.item_size(item) == size
+
+
+def test_an_item_of_exactly_the_size_limit_is_kept_and_one_byte_more_is_not():
+    event = samples.task_event(TASK, 3)
+    settings = Settings(launch_type="EC2", task_table="t", container_instance_table="c")
+    event["detail"]["blob"] = ""
+    base = attributes.item_size(items.build_item(change(event), settings, now=0))
+    event["detail"]["blob"] = "x" * (attributes.MAX_ITEM_BYTES - base)
+    assert attributes.item_size(items.build_item(change(event), settings, now=0)) == 409_600
+    event["detail"]["blob"] += "x"
+    with pytest.raises(InvalidEventError, match="would be 409601 bytes"):
+        items.build_item(change(event), settings, now=0)
+
+
+def test_items_the_reconciler_writes_say_so():
+    parsed = replace(change(samples.task_event(TASK, 3)), source="reconcile")
+    settings = Settings(launch_type="EC2", task_table="t", container_instance_table="c")
+    assert items.build_item(parsed, settings, now=0)["_source"] == {"S": "reconcile"}
+    assert "_source" not in items.build_item(change(samples.task_event(TASK, 3)), settings, now=0)

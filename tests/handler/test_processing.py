@@ -10,6 +10,7 @@ import sys
 import pytest
 from botocore.exceptions import ClientError
 
+from ecs_state import attributes
 from ecs_state.errors import InvalidEventError
 from ecs_state.items import REDACTED
 from scripts import ecs_events as samples
@@ -452,3 +453,37 @@ def test_lambda_handler_applies_an_event_with_what_its_environment_names(
     assert stored["version"] == {"N": "4"}
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["outcome"] == "applied"
+
+
+def test_envelope_fields_that_are_missing_empty_or_not_text_are_left_out(ec2):
+    event = {**samples.task_event(TASK, 1), "id": "", "account": 111122223333}
+    del event["region"], event["time"], event["detail"]["updatedAt"]
+    ec2.run(event)
+    item = ec2.item(TASK_TABLE, "taskArn", TASK)
+    assert {"_eventId", "_account", "_region", "_eventTime"}.isdisjoint(item)
+    assert item["_ingestedAt"]["S"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        None,  # ECS leaves overrides out of some events
+        {},
+        {"containerOverrides": None},
+        {"containerOverrides": [{"name": "web", "command": ["serve"]}]},  # no environment
+        {"containerOverrides": [{"name": "web", "environment": [{"name": "EMPTY"}]}]},
+    ],
+    ids=["no overrides", "empty", "no container list", "no environment", "a name only"],
+)
+def test_overrides_without_values_are_stored_as_they_came(ec2, overrides):
+    event = samples.task_event(TASK, 1)
+    if overrides is None:
+        del event["detail"]["overrides"]
+    else:
+        event["detail"]["overrides"] = overrides
+    assert ec2.run(event)["outcome"] == "applied"
+    item = ec2.item(TASK_TABLE, "taskArn", TASK)
+    if overrides is None:
+        assert "overrides" not in item
+    else:
+        assert item["overrides"] == attributes.to_attribute(overrides, "overrides")

@@ -114,3 +114,18 @@ def test_an_event_older_than_the_window_still_updates_an_existing_record(moto_cl
     assert harness.run(first, now=STOP_TIME.timestamp())["outcome"] == "applied"
     assert harness.run(late, now=STOP_TIME.timestamp() + WINDOW + 1)["outcome"] == "applied"
     assert harness.item(TASK_TABLE, "taskArn", TASK)["lastStatus"] == {"S": "RUNNING"}
+
+
+def test_one_day_of_ttl_expires_and_guards_like_any_other(moto_client):
+    harness = Harness(moto_client, settings("EC2", ttl_days=1))
+    stopped = samples.task_event(TASK, 6, "STOPPED", time=STOP_TIME)
+    assert harness.run(stopped, now=STOP_TIME.timestamp() + 60)["outcome"] == "applied"
+    expires_at = harness.item(TASK_TABLE, "taskArn", TASK)["_expiresAt"]
+    assert expires_at == {"N": str(int(STOP_TIME.timestamp()) + DAY)}
+
+    other = samples.task_arn("ttl0000000000000000000000000003")
+    late = samples.task_event(other, 2, "RUNNING", time=STOP_TIME)
+    assert harness.run(late, now=STOP_TIME.timestamp() + DAY - 3600)["outcome"] == (
+        "stale-or-duplicate"
+    )
+    assert harness.item(TASK_TABLE, "taskArn", other) is None
