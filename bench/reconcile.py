@@ -340,8 +340,9 @@ Notes:
   eventually consistent (0.5 unit per 4 KB). With the module's default INCLUDE projection
   an entry is a few hundred bytes; with ALL, the whole item. Without an index,
   BatchGetItem costs 0.5 unit per record whatever the projection.
-- Wall time is dominated by the rate cap ({settings["max_requests_per_second"]:g} requests/s)
-  when nothing changed, and by the writes to DynamoDB Local from empty.
+- Wall time is the rate cap's: {settings["max_requests_per_second"]:g} ECS requests a second.
+  The writes (8 at a time) fit in the waits between ECS requests, even from empty; the
+  crowded bucket adds the throttled attempts and botocore's backoff.
 """
 
 
