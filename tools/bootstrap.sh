@@ -20,6 +20,7 @@
 #   rie             the Lambda Runtime Interface Emulator (Go module), under which the demo
 #                   and tests/pipeline run the function's zip
 #   all             venv tofu terraform providers dynamodb-local event-ruler rie docs lint
+#   mutate          mutmut for `make mutate`, in its own venv (not part of all)
 #   env             only (re)write env.sh
 #   status          print what is installed, build nothing
 #
@@ -258,6 +259,20 @@ step_venv() {
   with_lock venv make_venv "$venv" "$TOOLS_DIR/requirements.txt"
   with_lock venv-checkov make_venv "$checkov_venv" "$TOOLS_DIR/requirements-checkov.txt"
   ln -sfn "$checkov_venv/bin/checkov" "$venv/bin/checkov"
+}
+
+# mutmut runs the tests in its own process: its venv holds the test pins too, so its key
+# covers both files.
+mutate_venv_path() {
+  printf '%s/venv-mutate/py%s-%s\n' "$CACHE" "$PYTHON_VERSION" \
+    "$(venv_key <(cat "$TOOLS_DIR/requirements.txt" "$TOOLS_DIR/requirements-mutate.txt"))"
+}
+
+step_mutate() {
+  local venv
+  venv=$(mutate_venv_path)
+  with_lock venv-mutate make_venv "$venv" "$TOOLS_DIR/requirements-mutate.txt"
+  link_bin mutmut "$venv/bin/mutmut"
 }
 
 # ---- OpenTofu / Terraform ----------------------------------------------------------
@@ -755,6 +770,7 @@ main() {
   for step in "${steps[@]}"; do
     case $step in
       venv) step_venv ;;
+      mutate) step_mutate ;;
       tofu) step_tofu ;;
       terraform) step_terraform ;;
       providers) step_providers ;;
