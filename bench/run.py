@@ -101,23 +101,31 @@ def handler_configuration() -> dict[str, Any]:
     }
 
 
+def git(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        ["git", "-C", str(ROOT), *arguments],  # noqa: S607 - git from PATH, as developers run it
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=10,
+    )
+
+
 def source_state() -> dict[str, Any]:
     """The commit measured, and which of the files the figures depend on differ from it."""
+    changed = git("status", "--porcelain", "--", *SOURCES).stdout.splitlines()
+    head = git("rev-parse", "HEAD").stdout.strip()
+    return {"commit": head, "uncommitted": [line[3:] for line in changed]}
 
-    def git(*arguments: str) -> str:
-        return subprocess.run(  # noqa: S603 - fixed arguments, no shell
-            ["git", "-C", str(ROOT), *arguments],  # noqa: S607 - git from PATH, as developers run it
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout
 
-    changed = git("status", "--porcelain", "--", *SOURCES).splitlines()
-    return {
-        "commit": git("rev-parse", "HEAD").strip(),
-        "uncommitted": [line[3:] for line in changed],
-    }
+def sources_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the files the figures depend on differ between two source states. Commits
+    to other files (the tree is shared) do not count; edits in progress cannot be
+    compared, so any difference in them does."""
+    if before["uncommitted"] or after["uncommitted"]:
+        return bool(before != after)
+    diff = git("diff", "--quiet", before["commit"], after["commit"], "--", *SOURCES, check=False)
+    return diff.returncode != 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     # A commit or an edit landing while the run measures leaves figures of neither state;
     # the record says so instead of naming the first one alone.
     after = source_state()
-    if after != context["source"]:
+    if sources_changed(context["source"], after):
         context["source_changed_during_run"] = after
         print(f"warning: sources changed during the run: {report.source_text(after)}", flush=True)
     context["load_after"] = _load()
