@@ -12,6 +12,11 @@ event was applied or found stale (an equal or newer version is already stored); 
 else stays in the queue for a person to look at, and becomes visible again after the
 queue's visibility timeout.
 
+The reconciler sends its failed runs to the same queue. Their event is the schedule's
+("Scheduled Event" from aws.events), not an ECS event: there is nothing to replay, since the
+next scheduled run does the whole work again, so they are deleted and counted apart (the
+reconciler's own alarm and logs say why it failed).
+
 Usage:
   python -m scripts.redrive --queue-url URL --function-name NAME   # invoke the deployed function
   python -m scripts.redrive --queue-url URL --local                # import ecs_state.handler here
@@ -27,7 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-DONE = ("applied", "stale-or-duplicate")
+RECONCILER_RUN = "reconciler-run"
+DONE = ("applied", "stale-or-duplicate", RECONCILER_RUN)
 
 
 class UnknownMessage(ValueError):
@@ -110,6 +116,8 @@ def _replay(
         event = original_event(message["Body"])
     except UnknownMessage as error:
         return "unknown-message", str(error)
+    if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+        return RECONCILER_RUN, ""
     try:
         return apply_event(event), ""
     except Exception as error:  # kept in the queue, reported with its reason

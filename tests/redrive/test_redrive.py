@@ -162,3 +162,32 @@ def test_a_message_is_deleted_only_after_its_event_was_applied_or_found_stale():
             )
     assert summary.deleted == 3
     assert sorted(message_id for message_id, _ in summary.kept) == ["m2", "m3", "m5"]
+
+
+def test_a_failed_reconciler_run_is_not_replayed_to_the_event_function():
+    """The reconciler's on-failure records share the queue; their event is the schedule's."""
+    scheduled = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-01T12:00:00Z",
+        "region": REGION,
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/web-ecs-state-reconcile"],
+        "detail": {},
+    }
+    event = samples.task_event(samples.task_arn("after-run"), 2)
+    timeline = []
+
+    def apply(replayed):
+        assert replayed["source"] == "aws.ecs", "only ECS events reach the event function"
+        timeline.append(("applied", "m1"))
+        return "applied"
+
+    queue = RecordingQueue([destination_record(scheduled), json.dumps(event)], timeline)
+    summary = redrive(queue, "queue-url", apply)
+
+    assert summary.outcomes == {"reconciler-run": 1, "applied": 1}
+    assert timeline == [("delete", "m0"), ("applied", "m1"), ("delete", "m1")]
+    assert summary.kept == []
