@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -56,6 +57,7 @@ __all__ = [
     "find_java",
     "moto_command",
     "moto_server",
+    "pin_task_states",
     "provider_override_tf",
 ]
 
@@ -442,3 +444,23 @@ provider "aws" {{
   skip_requesting_account_id  = {skip_account}
 {endpoints_block}}}
 """
+
+
+# moto's DescribeTasks moves a task one status on every read unless its state manager says
+# otherwise; this many manual steps are never reached.
+MOTO_TASK_STATES_PINNED = 10**9
+
+
+def pin_task_states(endpoint: str) -> None:
+    """Keep every moto task in the state it was put in, however often it is described."""
+    body = json.dumps(
+        {
+            "model_name": "ecs::task",
+            "transition": {"progression": "manual", "times": MOTO_TASK_STATES_PINNED},
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/state-manager/set-transition", data=body, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass

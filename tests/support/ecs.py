@@ -22,28 +22,15 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from bench.faults import THROTTLING, error_response
 from tests.support.tables import client
+from tools.emulators import pin_task_states
 
-UNPINNED = 10**9
-
-
-def pin_task_states(endpoint: str) -> None:
-    """Keep every moto task in the state it was put in, however often it is described."""
-    body = json.dumps(
-        {"model_name": "ecs::task", "transition": {"progression": "manual", "times": UNPINNED}}
-    ).encode()
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/state-manager/set-transition", data=body, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-
+__all__ = ["EcsHarness", "pin_task_states"]
 
 class EcsHarness:
     """A boto3 ECS client on moto's server with the gaps above closed and every call logged."""
