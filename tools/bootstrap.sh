@@ -21,6 +21,8 @@
 #                   and tests/pipeline run the function's zip
 #   all             venv tofu terraform providers dynamodb-local event-ruler rie docs lint
 #   mutate          mutmut for `make mutate`, in its own venv (not part of all)
+#   floors          the lowest OpenTofu and Terraform versions.tf admits, for
+#                   `make test-floors` (not part of all)
 #   env             only (re)write env.sh
 #   status          print what is installed, build nothing
 #
@@ -38,6 +40,7 @@
 #   ECS_STATE_AWS_PROVIDER   trimmed (default): build hashicorp/aws with only the services
 #                            in tools/go/aws/services.txt; full: build all of it
 #
+# Platforms: Linux and macOS, each on x86_64 or arm64; anything else stops with a message.
 # Needs: bash, Go 1.26 or newer, Java 17 and Maven, Python 3.11, flock, sha256sum.
 # See tools/README.md for what is built, where it goes and how long it takes.
 set -euo pipefail
@@ -76,18 +79,26 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
+# The platform every built or downloaded artifact is chosen for, named as Go names it
+# (GOOS_GOARCH): `go env` when Go is there, since that is what the Go builds target, else
+# uname. The toolchain is known to build and run on these four only.
+SUPPORTED_PLATFORMS="linux_amd64 linux_arm64 darwin_amd64 darwin_arm64"
 platform() {
   local os arch
-  os=$(go env GOOS 2>/dev/null || uname -s | tr '[:upper:]' '[:lower:]')
-  arch=$(go env GOARCH 2>/dev/null || true)
-  if [[ -z $arch ]]; then
+  os=$(go env GOOS 2>/dev/null) || os=
+  arch=$(go env GOARCH 2>/dev/null) || arch=
+  if [[ -z $os || -z $arch ]]; then
+    os=$(uname -s | tr '[:upper:]' '[:lower:]')
     case $(uname -m) in
-      x86_64) arch=amd64 ;;
+      x86_64 | amd64) arch=amd64 ;;
       aarch64 | arm64) arch=arm64 ;;
       *) arch=$(uname -m) ;;
     esac
   fi
-  printf '%s_%s\n' "$os" "$arch"
+  case " $SUPPORTED_PLATFORMS " in
+    *" ${os}_$arch "*) printf '%s_%s\n' "$os" "$arch" ;;
+    *) die "unsupported platform ${os}_$arch: the toolchain is built for $SUPPORTED_PLATFORMS only (Linux or macOS on x86_64 or arm64)" ;;
+  esac
 }
 
 # Runs "$@" with its output in $CACHE/logs/<name>.log, measured by /usr/bin/time -v
@@ -141,35 +152,38 @@ need_go() {
   have go || die "Go is needed to build $1 (Go 1.26 or newer; the machine's toolchain, none is downloaded)"
 }
 
-# Builds a command from one of the build-only modules in tools/go/<dir>, in a copy
-# under $CACHE/build so the checkout stays untouched. Go builds here never fetch a
-# toolchain (GOTOOLCHAIN=local: that would be a prebuilt binary).
-build_wrapper() {
-  local dir=$1 version=$2 package=$3 out=$4 ldflags=$5
-  local work="$CACHE/build/$dir-$version"
+# Builds one Go command, every Go-built CLI of the toolchain alike: name, version,
+# package, output path, ldflags. The output path holds the version, so a build found
+# there is never redone. When tools/go/<name>/ is a build-only module (see
+# tools/README.md), it is built there, in a copy under $CACHE/build so the checkout stays
+# untouched, with that module's go.mod and go.sum as the pins; otherwise
+# `go install <package>@<version>`. Go builds here never fetch a toolchain
+# (GOTOOLCHAIN=local: that would be a prebuilt binary).
+go_cli() {
+  local name=$1 version=$2 package=$3 out=$4 ldflags=${5:--s -w} work
+  if [[ -x $out ]]; then
+    say "$name: $out (cached)"
+    return 0
+  fi
+  need_go "$name"
+  work="$CACHE/build/$name-$version"
   rm -rf "$work"
   mkdir -p "$work" "$(dirname "$out")"
-  cp "$TOOLS_DIR/go/$dir/go.mod" "$TOOLS_DIR/go/$dir/go.sum" "$TOOLS_DIR/go/$dir/tools.go" "$work/"
-  (
-    cd "$work"
-    run_logged "$dir-$version" env GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
-      go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$package"
-  )
+  if [[ -f $TOOLS_DIR/go/$name/go.mod ]]; then
+    cp "$TOOLS_DIR/go/$name/go.mod" "$TOOLS_DIR/go/$name/go.sum" "$TOOLS_DIR/go/$name/tools.go" "$work/"
+    (
+      cd "$work"
+      run_logged "$name-$version" env GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+        go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$package"
+    )
+  else
+    run_logged "$name-$version" env GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 GOBIN="$work" \
+      go install -trimpath -ldflags "$ldflags" "$package@$version"
+    mv -f "$work/$(basename "$package")" "$out.tmp"
+  fi
   mv -f "$out.tmp" "$out"
   rm -rf "$work"
-}
-
-# `go install module/cmd@version` into a versioned cache directory.
-go_install() {
-  local name=$1 target=$2 out_dir=$3
-  shift 3
-  local work="$CACHE/build/$name"
-  rm -rf "$work"
-  mkdir -p "$work/bin" "$out_dir"
-  run_logged "$name" env GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 GOBIN="$work/bin" \
-    go install -trimpath "$@" "$target"
-  mv -f "$work/bin/"* "$out_dir/"
-  rm -rf "$work"
+  say "$name: $out"
 }
 
 link_bin() {
@@ -276,10 +290,30 @@ step_mutate() {
 }
 
 # ---- OpenTofu / Terraform ----------------------------------------------------------
-opentofu_version() { pinned_version opentofu github.com/opentofu/opentofu; }
-terraform_version() { pinned_version terraform github.com/hashicorp/terraform; }
-built_tofu() { printf '%s/opentofu/%s/tofu\n' "$CACHE" "$(opentofu_version)"; }
-built_terraform() { printf '%s/terraform/%s/terraform\n' "$CACHE" "$(terraform_version)"; }
+# OpenTofu and Terraform come from their build-only modules in tools/go/<dir>/, each
+# stamped as a release (version.dev=no) and cached as <cli>/<version>/<binary>. The
+# <cli>-floor modules pin the lowest releases versions.tf admits (`make test-floors`).
+tf_cli() { # dir -> "module package binary" of the CLI it builds
+  case $1 in
+    opentofu*) echo github.com/opentofu/opentofu github.com/opentofu/opentofu/cmd/tofu tofu ;;
+    terraform*) echo github.com/hashicorp/terraform github.com/hashicorp/terraform terraform ;;
+    *) die "no CLI is built from tools/go/$1" ;;
+  esac
+}
+tf_cli_path() { # dir -> where its binary goes
+  local module package binary
+  read -r module package binary <<<"$(tf_cli "$1")"
+  printf '%s/%s/%s/%s\n' "$CACHE" "${1%-floor}" "$(pinned_version "$1" "$module")" "$binary"
+}
+build_tf_cli() { # dir
+  local module package binary out
+  read -r module package binary <<<"$(tf_cli "$1")"
+  out=$(tf_cli_path "$1")
+  go_cli "$1" "$(pinned_version "$1" "$module")" "$package" "$out" "-s -w -X $module/version.dev=no"
+  say "$1: $(cli_version "$out")"
+}
+built_tofu() { tf_cli_path opentofu; }
+built_terraform() { tf_cli_path terraform; }
 
 # The CLI that tests and the Makefile use, as chosen by TF_BIN / ECS_STATE_USE_SYSTEM_TF.
 absolute_command() { # a command name or path -> absolute path
@@ -311,20 +345,6 @@ cli_version() { # first "OpenTofu vX" / "Terraform vX" line, ignoring CLI-config
   "$1" version 2>/dev/null | grep -m 1 -E '^(OpenTofu|Terraform) v' || echo "version unknown"
 }
 
-build_opentofu() {
-  local version out
-  version=$(opentofu_version)
-  out=$(built_tofu)
-  if [[ -x $out ]]; then
-    say "tofu: $out (cached)"
-    return 0
-  fi
-  need_go "OpenTofu"
-  build_wrapper opentofu "$version" github.com/opentofu/opentofu/cmd/tofu "$out" \
-    "-s -w -X github.com/opentofu/opentofu/version.dev=no"
-  say "tofu: $out ($(cli_version "$out"))"
-}
-
 step_tofu() {
   local chosen
   if [[ -n ${TF_BIN:-} ]] || system_tf; then
@@ -332,7 +352,7 @@ step_tofu() {
     [[ -x $chosen ]] || die "TF_BIN=$chosen is not an executable"
     say "tofu: using $chosen as it is ($(cli_version "$chosen"))"
   else
-    with_lock opentofu build_opentofu
+    with_lock opentofu build_tf_cli opentofu
     chosen=$(built_tofu)
   fi
   # `tofu` on PATH is the selected CLI, whichever it is, so the Makefile and
@@ -340,18 +360,12 @@ step_tofu() {
   link_bin tofu "$chosen"
 }
 
-build_terraform() {
-  local version out
-  version=$(terraform_version)
-  out=$(built_terraform)
-  if [[ -x $out ]]; then
-    say "terraform: $out (cached)"
-    return 0
-  fi
-  need_go "Terraform"
-  build_wrapper terraform "$version" github.com/hashicorp/terraform "$out" \
-    "-s -w -X github.com/hashicorp/terraform/version.dev=no"
-  say "terraform: $out ($(cli_version "$out"))"
+# The lowest OpenTofu and Terraform versions.tf admits, for `make test-floors`; they run
+# with the same provider mirror as the other CLIs (tools/README.md says why the aws
+# provider's own floor is not built).
+step_floors() {
+  with_lock opentofu-floor build_tf_cli opentofu-floor
+  with_lock terraform-floor build_tf_cli terraform-floor
 }
 
 # The module's own floor, read from versions.tf (`required_version = ">= X"`): a user's
@@ -391,7 +405,7 @@ resolve_terraform_choice() {
 step_terraform() {
   local chosen=$TERRAFORM_CHOICE
   if [[ $chosen == "$(built_terraform)" ]]; then
-    with_lock terraform build_terraform
+    with_lock terraform build_tf_cli terraform
   else
     [[ -x $chosen ]] || die "TERRAFORM_BIN=$chosen is not an executable"
     say "terraform: using $chosen as it is ($(cli_version "$chosen"))"
@@ -477,7 +491,7 @@ mirror_provider() {
   [[ -x $binary ]] || die "provider $name: $binary is missing; run tools/bootstrap.sh providers"
   for host in "${MIRROR_HOSTS[@]}"; do
     rm -rf "$CACHE/mirror/$host/hashicorp/$name"
-    dir="$CACHE/mirror/$host/hashicorp/$name/$version/$(platform)"
+    dir="$CACHE/mirror/$host/hashicorp/$name/$version/$PLATFORM"
     mkdir -p "$dir"
     ln -sfn "$binary" "$dir/terraform-provider-${name}_v$version"
   done
@@ -524,6 +538,24 @@ step_providers() {
 
 # ---- DynamoDB Local ---------------------------------------------------------------
 dynamodb_local_dir() { printf '%s/dynamodb-local/%s\n' "$CACHE" "$DYNAMODB_LOCAL_VERSION"; }
+
+# sqlite4java's native library, which DynamoDB Local cannot run without, per platform, as
+# Maven coordinates group:artifact:type. DynamoDB Local's pom asks for sqlite4java 1.0.392's
+# own builds (linux amd64 and i386, an x86_64 macOS one, Windows); tools/dynamodb-local/
+# pom.xml drops those and takes this one instead. sqlite4java loads the file named after
+# os.name and os.arch, which these names match.
+sqlite4java_native() { # platform
+  case $1 in
+    linux_amd64) echo com.almworks.sqlite4java:libsqlite4java-linux-amd64:so ;;
+    darwin_amd64) echo com.almworks.sqlite4java:libsqlite4java-osx:dylib ;;
+    # Apple silicon: a build of the same sqlite4java release, published on its own.
+    darwin_arm64) echo io.github.ganadist.sqlite4java:libsqlite4java-osx-aarch64:dylib ;;
+    linux_arm64) die "DynamoDB Local needs sqlite4java's native library, and Maven Central has no \
+Linux arm64 build of it (sqlite4java 1.0.392 has Linux x86_64 and i386, macOS and Windows; \
+Apple silicon's is published apart). Run the DynamoDB Local tests on Linux x86_64 or macOS" ;;
+    *) die "no sqlite4java native library is known for platform $1" ;;
+  esac
+}
 
 java_major() {
   java -version 2>&1 | awk -F'"' '/version/ { split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit }'
@@ -588,7 +620,7 @@ smoke_test_dynamodb_local() {
 }
 
 fetch_dynamodb_local() {
-  local dir work major
+  local dir work major native group artifact type
   dir=$(dynamodb_local_dir)
   if [[ -f $dir/.complete ]]; then
     say "dynamodb-local: $dir (cached)"
@@ -598,16 +630,19 @@ fetch_dynamodb_local() {
   have mvn || die "mvn is needed to fetch DynamoDB Local from Maven Central (Debian: maven)"
   major=$(java_major)
   ((major >= 17)) || die "DynamoDB Local needs Java 17 or newer; java is $major"
+  native=$(sqlite4java_native "$PLATFORM") || exit 1
+  IFS=: read -r group artifact type <<<"$native"
   work="$dir.tmp"
   rm -rf "$work"
   mkdir -p "$work"
   cp "$TOOLS_DIR/dynamodb-local/pom.xml" "$work/pom.xml"
   run_logged "dynamodb-local-$DYNAMODB_LOCAL_VERSION" mvn -B -f "$work/pom.xml" \
-    "-Ddynamodb.local.version=$DYNAMODB_LOCAL_VERSION" \
+    "-Ddynamodb.local.version=$DYNAMODB_LOCAL_VERSION" "-Dsqlite4java.native.groupId=$group" \
+    "-Dsqlite4java.native.artifactId=$artifact" "-Dsqlite4java.native.type=$type" \
     "$MAVEN_DEPENDENCY_PLUGIN:copy-dependencies" \
     "-DoutputDirectory=$work/DynamoDBLocal_lib" -DincludeScope=runtime
-  ls "$work/DynamoDBLocal_lib"/libsqlite4java-linux-amd64-*.so >/dev/null 2>&1 ||
-    die "the sqlite4java native library for linux amd64 is missing from $work/DynamoDBLocal_lib"
+  ls "$work/DynamoDBLocal_lib/$artifact"-*."$type" >/dev/null 2>&1 ||
+    die "sqlite4java's native library for $PLATFORM ($native) is missing from $work/DynamoDBLocal_lib"
   write_launcher_jar "$work"
   rm -f "$work/pom.xml"
   rm -rf "$dir"
@@ -648,45 +683,23 @@ step_event_ruler() { with_lock event-ruler fetch_event_ruler; }
 
 rie_binary() { printf '%s/rie/%s/aws-lambda-rie\n' "$CACHE" "$RIE_PSEUDO_VERSION"; }
 
-build_rie() {
-  local out
-  out=$(rie_binary)
-  if [[ ! -x $out ]]; then
-    need_go "the Lambda Runtime Interface Emulator"
-    go_install "rie-$RIE_PSEUDO_VERSION" "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_PSEUDO_VERSION" \
-      "$(dirname "$out")" -ldflags "-s -w"
-  fi
-  say "rie: $out"
-}
-step_rie() { with_lock rie build_rie; }
+step_rie() { with_lock rie go_cli rie "$RIE_PSEUDO_VERSION" "$RIE_MODULE/cmd/aws-lambda-rie" "$(rie_binary)"; }
 
 # ---- terraform-docs, tflint -------------------------------------------------------
 terraform_docs_version() { pinned_version terraform-docs github.com/terraform-docs/terraform-docs; }
 terraform_docs_binary() { printf '%s/terraform-docs/%s/terraform-docs\n' "$CACHE" "$(terraform_docs_version)"; }
 
 build_terraform_docs() {
-  local out
-  out=$(terraform_docs_binary)
-  if [[ ! -x $out ]]; then
-    need_go "terraform-docs"
-    build_wrapper terraform-docs "$(terraform_docs_version)" \
-      github.com/terraform-docs/terraform-docs "$out" "-s -w"
-  fi
-  link_bin terraform-docs "$out"
-  say "terraform-docs: $out"
+  go_cli terraform-docs "$(terraform_docs_version)" github.com/terraform-docs/terraform-docs \
+    "$(terraform_docs_binary)"
+  link_bin terraform-docs "$(terraform_docs_binary)"
 }
 step_docs() { with_lock terraform-docs build_terraform_docs; }
 
 build_tflint() {
-  local out_dir="$CACHE/tflint/$TFLINT_VERSION"
-  if [[ ! -x $out_dir/tflint ]]; then
-    need_go "tflint"
-    go_install "tflint-$TFLINT_VERSION" "github.com/terraform-linters/tflint@$TFLINT_VERSION" \
-      "$out_dir" -ldflags "-s -w"
-  fi
+  go_cli tflint "$TFLINT_VERSION" github.com/terraform-linters/tflint "$CACHE/tflint/$TFLINT_VERSION/tflint"
   mkdir -p "$CACHE/tflint/plugins"
-  link_bin tflint "$out_dir/tflint"
-  say "tflint: $out_dir/tflint"
+  link_bin tflint "$CACHE/tflint/$TFLINT_VERSION/tflint"
 }
 step_lint() { with_lock tflint build_tflint; }
 
@@ -709,6 +722,10 @@ write_env() {
     printf 'export DYNAMODB_LOCAL_DIR=%q\n' "$ddb"
     printf 'export EVENT_RULER_CLASSPATH=%q\n' "$(event_ruler_dir)/*"
     printf 'export LAMBDA_RIE_BIN=%q\n' "$(rie_binary)"
+    # Named even before `tools/bootstrap.sh floors` has built them, so that
+    # `make test-floors` can say which is missing.
+    printf 'export FLOOR_TOFU_BIN=%q\n' "$(tf_cli_path opentofu-floor)"
+    printf 'export FLOOR_TERRAFORM_BIN=%q\n' "$(tf_cli_path terraform-floor)"
     printf 'export TOFU_BIN=%q\n' "$tf_bin"
     printf 'export TERRAFORM_BIN=%q\n' "$TERRAFORM_CHOICE"
     if system_tf; then
@@ -738,7 +755,7 @@ write_env() {
 }
 
 step_status() {
-  local tf_bin
+  local tf_bin dir
   tf_bin=$(selected_tf_bin 2>/dev/null || true)
   printf '%-16s %s\n' cache "$CACHE"
   printf '%-16s %s\n' venv "$(venv_path) $([[ -f $(venv_path)/.complete ]] && echo ok || echo missing)"
@@ -747,6 +764,9 @@ step_status() {
   printf '%-16s %s\n' "provider aws" "$(aws_provider_binary) $([[ -x $(aws_provider_binary) ]] && echo ok || echo missing)"
   printf '%-16s %s\n' dynamodb-local "$(dynamodb_local_dir) $([[ -f $(dynamodb_local_dir)/.complete ]] && echo ok || echo missing)"
   printf '%-16s %s\n' rie "$(rie_binary) $([[ -x $(rie_binary) ]] && echo ok || echo missing)"
+  for dir in opentofu-floor terraform-floor; do
+    printf '%-16s %s\n' "$dir" "$(tf_cli_path "$dir") $([[ -x $(tf_cli_path "$dir") ]] && echo ok || echo missing)"
+  done
   printf '%-16s %s\n' terraform-docs "$(terraform_docs_binary)"
   printf '%-16s %s\n' tflint "$CACHE/tflint/$TFLINT_VERSION/tflint"
   printf '%-16s %s\n' env.sh "$CACHE/env.sh"
@@ -765,12 +785,14 @@ main() {
     esac
   done
   mkdir -p "$CACHE"
+  PLATFORM=$(platform) || exit 1
   resolve_tf_choice
   resolve_terraform_choice
   for step in "${steps[@]}"; do
     case $step in
       venv) step_venv ;;
       mutate) step_mutate ;;
+      floors) step_floors ;;
       tofu) step_tofu ;;
       terraform) step_terraform ;;
       providers) step_providers ;;
@@ -793,4 +815,5 @@ main() {
   write_env
 }
 
-main "$@"
+# Sourced (tests/tools does, to test single functions), it only defines them.
+[[ ${BASH_SOURCE[0]} != "$0" ]] || main "$@"
