@@ -11,10 +11,11 @@ WITH_TOOLS := source "$(ECS_STATE_CACHE)/env.sh" &&
 TF_DIRS := . $(wildcard examples/*)
 LINT_TREE := $(ECS_STATE_CACHE)/lint/tree
 
-.PHONY: help tools test lint unit demo bench redrive docs package clean-cache
+.PHONY: help tools test lint unit demo bench redrive docs package test-floors clean-cache
 
 help:
 	@echo "make test     install what is missing, then run every gate and test tier"
+	@echo "make test-floors  init, validate, plan and apply the module with the lowest OpenTofu/Terraform"
 	@echo "make demo     apply examples/ec2 locally; its rule routes 600+ ECS events to its function"
 	@echo "make bench    benchmark against the read-then-write baseline, and the index projections"
 	@echo "make redrive  QUEUE_URL=... FUNCTION_NAME=... replays the dead-letter queue"
@@ -34,6 +35,12 @@ test: tools
 	linted=$$SECONDS; \
 	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary="$$TOFU_BIN"; \
 	echo "make test: lint $$((linted - started)) s, pytest $$((SECONDS - linted)) s, total $$((SECONDS - started)) s (tools installed before)"
+
+# The version floors of versions.tf (tests/floors): not part of `make test`, whose cold
+# budget the two extra CLI builds (about 7 min each on 2 cores) would break.
+test-floors: tools
+	bash tools/bootstrap.sh floors
+	$(WITH_TOOLS) ECS_STATE_FLOORS=1 pytest -n $(PYTEST_WORKERS) tests/floors
 
 lint:
 	python3 -m tools.package --check
