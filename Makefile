@@ -64,7 +64,7 @@ lint:
 
 # ARGS=--verbose also lists every resource; ARGS=--help says what else.
 demo: tools
-	$(WITH_TOOLS) python -m scripts.demo $(ARGS)
+	$(WITH_TOOLS) PYTHONPATH=function python -m scripts.demo $(ARGS)
 
 # bench.run records its commit and handler settings in docs/benchmarks/results.json;
 # tests/bench/test_results.py fails once the code's settings differ from them.

@@ -1,6 +1,8 @@
 """`make demo`: the module's main job on local emulators, every hop on AWS's own engine.
 
 Steps, each timed:
+0. existing  tasks already run in the followed cluster (moto's ECS) before the module is
+          applied: what an event stream alone never learns about;
 1. apply  start moto's server (control plane) and DynamoDB Local (data plane); apply
           examples/ec2 to moto with OpenTofu (the real module and provider); read the
           rule's pattern and the function's handler, runtime and environment back from
@@ -11,7 +13,11 @@ Steps, each timed:
           running under the Lambda Runtime Interface Emulator (scripts/pipeline.py);
 3. report  per cluster and kind what was delivered and what the function did, the stored
           state by status, and whether every record is the latest delivered version;
-4. destroy  tear everything down, also on Ctrl-C.
+4. backfill  one reconciler run (ecs_state.reconcile) against moto's ECS: the tasks of
+          step 0 appear in the table, written through the same conditional PutItem;
+5. query  `python -m ecs_state.query tasks --cluster web --status RUNNING` (the
+          `ecs-state` command) on the cluster-status index of the demo's task table;
+6. destroy  tear everything down, also on Ctrl-C.
 
 Exits 1 if any record is wrong, 2 when an engine is missing ("SKIPPED: ..."), 130 on Ctrl-C.
 `--verbose` lists every resource.
@@ -20,14 +26,20 @@ Exits 1 if any record is wrong, 2 when an engine is missing ("SKIPPED: ..."), 13
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ecs_state.reconcile import Reconciler, ReconcileSettings
+from ecs_state.telemetry import Telemetry
 from scripts.ecs_events import mixed_stream
 from scripts.pipeline import (
     FAILED,
@@ -41,6 +53,7 @@ from scripts.pipeline import (
     PipelineUnavailable,
     Record,
     apply_and_read,
+    emulator_client,
     latest_delivered,
     record_of,
     require_engines,
@@ -48,12 +61,13 @@ from scripts.pipeline import (
     stored_records,
     stream_clusters,
 )
-from tools.emulators import Emulator, dynamodb_local, moto_server
+from tools.emulators import Emulator, dynamodb_local, moto_server, pin_task_states
 
 __all__ = ["ROOT", "LocalExample", "main"]  # tests/examples applies examples with it
 
 EXAMPLE = ROOT / "examples" / "ec2"
 SEED = 20261122
+EXISTING_TASKS = 12  # running before the apply; only the reconciler can find them
 OUTCOMES = (NOT_DELIVERED, "applied", "stale-or-duplicate", REJECTED, FAILED)
 TASK_KINDS = {"EC2": "task, EC2", "FARGATE": "task, FARGATE", None: "task, Spot (no launchType)"}
 KIND_NAMES = {
@@ -131,10 +145,49 @@ class Demo:
     function: AppliedFunction | None = None
     run: PipelineRun | None = None
     wrong: int = 0
+    existing: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
-        return [("apply", self.apply), ("pipeline", self.pipeline), ("report", self.report)]
+        return [
+            ("existing", self.start_existing_tasks),
+            ("apply", self.apply),
+            ("pipeline", self.pipeline),
+            ("report", self.report),
+            ("backfill", self.backfill),
+            ("query", self.query),
+        ]
+
+    def start_existing_tasks(self) -> None:
+        """Tasks that run before the module exists: no event of theirs will ever come."""
+        ecs = emulator_client("ecs", self.moto.endpoint)
+        pin_task_states(self.moto.endpoint)  # moto would move them a step on every read
+        cluster = ecs.create_cluster(clusterName=FOLLOWED_CLUSTER)["cluster"]["clusterArn"]
+        definition = ecs.register_task_definition(
+            family="api",
+            containerDefinitions=[{"name": "api", "image": "api:1", "memory": 256, "cpu": 128}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        while len(self.existing) < EXISTING_TASKS:
+            started = ecs.run_task(
+                cluster=cluster,
+                taskDefinition=definition,
+                count=min(10, EXISTING_TASKS - len(self.existing)),  # ECS's most per call
+                launchType="FARGATE",
+                startedBy="before-apply",
+            )["tasks"]
+            self.existing += [task["taskArn"] for task in started]
+        # An EC2 cluster has its instances; moto also needs one to describe any (KeyError).
+        (instance,) = emulator_client("ec2", self.moto.endpoint).run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1
+        )["Instances"]
+        ecs.register_container_instance(
+            cluster=cluster,
+            instanceIdentityDocument=json.dumps({"instanceId": instance["InstanceId"]}),
+        )
+        say(
+            f"{len(self.existing)} tasks and 1 container instance already in {cluster} "
+            "before the apply"
+        )
 
     def apply(self) -> None:
         self.example = LocalExample(EXAMPLE, self.moto.endpoint)
@@ -174,6 +227,95 @@ class Demo:
         if self.verbose:
             print_resources(expected, stored)
         self.wrong = print_verdict(run, expected, stored)
+
+    def backfill(self) -> None:
+        """One reconciler run, as the scheduled function would make it, on moto's ECS."""
+        assert self.function is not None
+        environment = dict(self.function.environment)
+        environment["CLUSTER_ARNS"] = ",".join(self.function.followed_clusters or [])
+        settings = ReconcileSettings.from_env(environment)
+        ecs = emulator_client("ecs", self.moto.endpoint)
+        ecs.meta.events.register("after-call.ecs.DescribeTasks", give_versions)
+        ecs.meta.events.register("after-call.ecs.DescribeContainerInstances", give_versions)
+        dynamodb = emulator_client("dynamodb", self.dynamodb.endpoint)
+        reconciler = Reconciler(
+            settings, ecs, dynamodb, Telemetry.from_settings(settings.base, io.StringIO())
+        )
+        summary = reconciler.run()
+        table = self.function.environment["TASK_TABLE_NAME"]
+        stored = dynamodb.batch_get_item(
+            RequestItems={
+                table: {
+                    "Keys": [{"taskArn": {"S": arn}} for arn in self.existing],
+                    "ProjectionExpression": "taskArn, #source",
+                    "ExpressionAttributeNames": {"#source": "_source"},
+                }
+            }
+        )["Responses"][table]
+        found = sum(item.get("_source", {}).get("S") == "reconcile" for item in stored)
+        tasks, instances = summary["resources"]["task"], summary["resources"]["container-instance"]
+        say(
+            f"\nbackfill: one reconciler run, {summary['ecsRequests']} ECS requests: listed "
+            f"{tasks['listed']} tasks and {instances['listed']} container instances, wrote "
+            f"{tasks['written'] + instances['written']}, marked "
+            f"{tasks['markedMissing'] + instances['markedMissing']} missing; {found} of the "
+            f"{len(self.existing)} tasks that ran before the apply are now stored"
+        )
+        if found != len(self.existing):
+            self.wrong += 1
+
+    def query(self) -> None:
+        """The read side, as a user runs it: the ecs-state command on the index, checked
+        against what the table holds."""
+        assert self.function is not None
+        table = self.function.environment["TASK_TABLE_NAME"]
+        # The full ARN: a short name would take its account from the table's ARN, which in
+        # DynamoDB Local is 000000000000, not the account moto gave the cluster.
+        (cluster,) = self.function.followed_clusters or []
+        command = [
+            sys.executable, "-m", "ecs_state.query", "tasks",
+            "--table", table, "--cluster", cluster, "--status", "RUNNING",
+        ]  # fmt: skip
+        # The pipeline's dummy credentials: DynamoDB Local keeps a database per access key.
+        answer = subprocess.run(
+            command,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT / "function"),
+                "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
+                "AWS_ACCESS_KEY_ID": "demo",
+                "AWS_SECRET_ACCESS_KEY": "demo",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        header, *rows = answer.stdout.splitlines() or [""]
+        say(f"\n$ ecs-state tasks --table {table} --cluster {cluster} --status RUNNING")
+        shown = rows if self.verbose else rows[:5]
+        say("\n".join([header, *shown]))
+        if len(shown) < len(rows):
+            say(f"... {len(rows) - len(shown)} more (ARGS=--verbose lists them)")
+        running = sum(
+            record.kind == "task" and record.status == "RUNNING" and record.cluster == cluster
+            for record in stored_records(self.function, self.dynamodb.endpoint).values()
+        )
+        verdict = "equals" if answer.returncode == 0 and len(rows) == running else "DIFFERS from"
+        say(f"{len(rows)} RUNNING tasks listed from the index: {verdict} the {running} stored")
+        if verdict != "equals":
+            say(answer.stderr.strip())
+            self.wrong += 1
+
+
+FOLLOWED_CLUSTER = "web"  # examples/ec2 follows it
+
+
+def give_versions(parsed: dict, **_: object) -> None:
+    """moto's tasks and container instances carry no `version`, which ECS's always do; the
+    demo gives them one, as the reconciler tests do (tests/support/ecs.py)."""
+    for found in (*parsed.get("tasks", []), *parsed.get("containerInstances", [])):
+        found.setdefault("version", 1)
 
 
 def print_outcomes(run: PipelineRun) -> None:
