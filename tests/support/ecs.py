@@ -32,6 +32,7 @@ from tools.emulators import pin_task_states
 
 __all__ = ["EcsHarness", "pin_task_states"]
 
+
 class EcsHarness:
     """A boto3 ECS client on moto's server with the gaps above closed and every call logged."""
 
