@@ -194,3 +194,10 @@ def test_items_the_reconciler_writes_say_so():
     settings = Settings(launch_type="EC2", task_table="t", container_instance_table="c")
     assert items.build_item(parsed, settings, now=0)["_source"] == {"S": "reconcile"}
     assert "_source" not in items.build_item(change(samples.task_event(TASK, 3)), settings, now=0)
+
+
+def test_event_time_is_the_envelopes_time_when_it_has_one():
+    event = samples.task_event(TASK, 3, "STOPPED", time=samples.BASE_TIME + timedelta(hours=1))
+    event["detail"]["updatedAt"] = samples.iso(samples.BASE_TIME)
+    parsed = change(event, ttl_days=1)
+    assert parsed.event_time == (samples.BASE_TIME + timedelta(hours=1)).timestamp()

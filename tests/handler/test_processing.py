@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import importlib
+import io
 import json
 import sys
+import time
+from decimal import Decimal
 
 import pytest
 from botocore.exceptions import ClientError
@@ -13,6 +16,7 @@ from botocore.exceptions import ClientError
 from ecs_state import attributes
 from ecs_state.errors import InvalidEventError
 from ecs_state.items import REDACTED
+from ecs_state.telemetry import Outcome, Telemetry
 from scripts import ecs_events as samples
 from tests.handler.conftest import INSTANCE_TABLE, TASK_TABLE
 
@@ -418,22 +422,149 @@ def _broken(harness):
 
 # Alarms and log filters key on the level: every failure must be an ERROR line, and
 # nothing that went as designed may be one.
+# The reason says why, in words an operator can act on.
 @pytest.mark.parametrize(
-    ("scenario", "outcome", "level"),
+    ("scenario", "outcome", "level", "reason"),
     [
-        (_applied, "applied", "INFO"),
-        (_stale, "stale-or-duplicate", "INFO"),
-        (_invalid, "rejected", "ERROR"),
-        (_refused_by_dynamodb, "rejected", "ERROR"),
-        (_throttled, "failed", "ERROR"),
-        (_broken, "failed", "ERROR"),
+        (_applied, "applied", "INFO", None),
+        (_stale, "stale-or-duplicate", "INFO", None),
+        (_invalid, "rejected", "ERROR", "event source must be 'aws.ecs', got 'aws.ec2'"),
+        (
+            _refused_by_dynamodb,
+            "rejected",
+            "ERROR",
+            "DynamoDB refused the item: ValidationException from test",
+        ),
+        (_throttled, "failed", "ERROR", "ThrottlingException"),
+        (_broken, "failed", "ERROR", "RuntimeError"),
     ],
     ids=["applied", "stale", "invalid event", "refused by DynamoDB", "throttled", "client broke"],
 )
-def test_each_outcome_is_logged_at_its_level(ec2, scenario, outcome, level):
+def test_each_outcome_is_logged_at_its_level_with_its_reason(ec2, scenario, outcome, level, reason):
     scenario(ec2)
     (line,) = ec2.logs()
-    assert (line["outcome"], line["level"]) == (outcome, level)
+    assert (line["outcome"], line["level"], line["message"]) == (outcome, level, f"event {outcome}")
+    assert line.get("reason") == reason
+    assert line["eventId"] and line["resource"] == "task"
+
+
+class ErrorWithoutCode:
+    """A client error whose response carries no Error map at all."""
+
+    def put_item(self, **_):
+        raise ClientError({}, "PutItem")
+
+
+def test_a_client_error_without_a_code_fails_with_its_text(ec2):
+    ec2.client = ErrorWithoutCode()
+    with pytest.raises(ClientError) as raised:
+        ec2.run(samples.task_event(TASK, 1))
+    (line,) = ec2.logs()
+    assert (line["outcome"], line["reason"]) == ("failed", str(raised.value))
+
+
+def test_a_refusal_without_a_message_is_still_named(ec2):
+    class Refusing:
+        def put_item(self, **_):
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "PutItem")
+
+    ec2.client = Refusing()
+    with pytest.raises(InvalidEventError):
+        ec2.run(samples.task_event(TASK, 1))
+    assert ec2.logs()[0]["reason"] == "DynamoDB refused the item: "
+
+
+@pytest.mark.parametrize(
+    "event", [["not", "an", "object"], {"source": "aws.ecs", "detail-type": "ECS Service Action"}]
+)
+def test_an_event_of_no_known_kind_is_logged_as_unknown(ec2, event):
+    with pytest.raises(InvalidEventError):
+        ec2.run(event)
+    (line,) = ec2.logs()
+    assert (line["resource"], line["ResourceType"]) == ("unknown", "unknown")
+    assert "eventId" not in line
+    if isinstance(event, dict):
+        assert line["reason"] == (
+            "unknown detail-type 'ECS Service Action'; expected one of "
+            "'ECS Task State Change', 'ECS Container Instance State Change'"
+        )
+
+
+def test_an_event_without_detail_is_refused_in_those_words(ec2):
+    event = samples.task_event(TASK, 1)
+    del event["detail"]
+    with pytest.raises(InvalidEventError) as raised:
+        ec2.run(event)
+    assert str(raised.value) == "event has no 'detail' object"
+
+
+def test_version_zero_is_a_version(ec2):
+    assert ec2.run(samples.task_event(TASK, 0))["outcome"] == "applied"
+    assert ec2.item(TASK_TABLE, "taskArn", TASK)["version"] == {"N": "0"}
+
+
+def test_log_lines_are_compact_json_and_write_any_value_as_text():
+    stream = io.StringIO()
+    Telemetry("INFO", "ECSState", "EC2", stream=stream).log("INFO", "probe", at=Decimal("1.5"))
+    raw = stream.getvalue()
+    # CloudWatch Logs bills by the byte: no spaces after separators.
+    assert raw == '{"level":"INFO","message":"probe","at":"1.5"}\n'
+
+
+class SteppingClock:
+    """time for processor: real wall time, and a perf_counter that steps by a fixed amount."""
+
+    def __init__(self, step):
+        self.step = step
+        self.now = 100.0
+
+    def perf_counter(self):
+        self.now += self.step
+        return self.now
+
+    @staticmethod
+    def time():
+        return time.time()
+
+
+def test_the_line_times_the_event_in_milliseconds_and_stamps_it_in_epoch_milliseconds(
+    ec2, monkeypatch
+):
+    from ecs_state import processor
+
+    monkeypatch.setattr(processor, "time", SteppingClock(0.0123456))
+    before = time.time() * 1000
+    ec2.run(samples.task_event(TASK, 1))
+    after = time.time() * 1000
+    (line,) = ec2.logs()
+    assert line["durationMs"] == line["ProcessingTime"] == 12.346
+    assert before - 1 <= line["_aws"]["Timestamp"] <= after + 1
+
+
+def test_the_metric_directive_declares_counts_and_milliseconds(ec2):
+    ec2.run(samples.task_event(TASK, 1))
+    (directive,) = ec2.logs()[0]["_aws"]["CloudWatchMetrics"]
+    units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
+    assert units == {
+        "Applied": "Count",
+        "StaleOrDuplicate": "Count",
+        "Rejected": "Count",
+        "Failed": "Count",
+        "ProcessingTime": "Milliseconds",
+    }
+
+
+def test_telemetry_from_settings_writes_its_settings_into_the_given_stream():
+    from tests.handler.conftest import settings
+
+    stream = io.StringIO()
+    telemetry = Telemetry.from_settings(
+        settings("FARGATE", metrics_namespace="Team/ECS"), stream=stream
+    )
+    telemetry.outcome(Outcome.APPLIED, "task", 1.0)
+    line = json.loads(stream.getvalue())
+    assert line["LaunchType"] == "FARGATE"
+    assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Team/ECS"
 
 
 def test_lambda_handler_applies_an_event_with_what_its_environment_names(
@@ -451,8 +582,9 @@ def test_lambda_handler_applies_an_event_with_what_its_environment_names(
     assert result == {"outcome": "applied", "arn": TASK, "version": 4}
     stored = moto_client.get_item(TableName=TASK_TABLE, Key={"taskArn": {"S": TASK}})["Item"]
     assert stored["version"] == {"N": "4"}
-    (line,) = capsys.readouterr().out.splitlines()
-    assert json.loads(line)["outcome"] == "applied"
+    (line,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert (line["outcome"], line["LaunchType"]) == ("applied", "EC2")
+    assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ECSState"
 
 
 def test_envelope_fields_that_are_missing_empty_or_not_text_are_left_out(ec2):
