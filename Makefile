@@ -11,7 +11,7 @@ WITH_TOOLS := source "$(ECS_STATE_CACHE)/env.sh" &&
 TF_DIRS := . $(wildcard examples/*)
 LINT_TREE := $(ECS_STATE_CACHE)/lint/tree
 
-.PHONY: help tools test lint unit demo bench redrive docs package test-floors clean-cache
+.PHONY: help tools test lint unit demo bench redrive docs package mutate test-floors clean-cache
 
 help:
 	@echo "make test     install what is missing, then run every gate and test tier"
@@ -21,6 +21,7 @@ help:
 	@echo "make redrive  QUEUE_URL=... FUNCTION_NAME=... replays the dead-letter queue"
 	@echo "make docs     regenerate the README's inputs and outputs tables"
 	@echo "make package  rebuild function.zip after changing function/ (commit it too)"
+	@echo "make mutate   mutation-test the handler against its fast tests (docs/mutation.md)"
 
 tools:
 	bash tools/bootstrap.sh all
@@ -86,6 +87,12 @@ docs: tools
 # Standard library only, so it needs no bootstrap.
 package:
 	python3 -m tools.package
+
+# Not part of `make test`: about 9 minutes on 2 cores. mutmut runs in a copy of the project
+# under $(ECS_STATE_CACHE)/mutate; only docs/mutation.md is written here.
+mutate:
+	bash tools/bootstrap.sh venv mutate
+	$(WITH_TOOLS) python -m tools.mutate
 
 clean-cache:
 	rm -rf "$(ECS_STATE_CACHE)"
