@@ -7,11 +7,12 @@ a mutant after its file's path with a leading `src.` removed, and that name must
 module the tests import: `ecs_state.items`, not `function.ecs_state.items`). The only
 file written in the checkout is the report, docs/mutation.md.
 
-  python -m tools.mutate [--ref COMMIT] [--report PATH] [--max-children N]
+  python -m tools.mutate [--ref COMMIT] [--report PATH] [--max-children N] [--report-only]
 
 --ref takes the package and the tests from a commit instead of the working tree (to
-measure the score of an earlier state). mutmut itself comes from `tools/bootstrap.sh
-mutate`, which links it into $ECS_STATE_CACHE/bin.
+measure the score of an earlier state); --report-only rewrites the report from the last
+run, after a change to EQUIVALENT or NOT_REACHED. mutmut itself comes from
+`tools/bootstrap.sh mutate`, which links it into $ECS_STATE_CACHE/bin.
 """
 
 from __future__ import annotations
