@@ -30,6 +30,7 @@ tools:
 # (about 25 s per queue resource, 45 s per deletion), so tests run in 4 processes.
 PYTEST_WORKERS ?= 4
 
+# pytest ends with the time per test tier; these lines add the gates and the total.
 test: tools
 	@started=$$SECONDS; \
 	$(MAKE) --no-print-directory lint; \
