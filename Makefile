@@ -61,6 +61,9 @@ lint:
 	  tflint --chdir="$$dir" --config="$(CURDIR)/.tflint.hcl" --no-color; \
 	done
 	$(WITH_TOOLS) ruff check . && ruff format --check .
+	@# Strict, on the Lambda package (pyproject.toml); the boto3 stubs it checks against are
+	@# in the venv only, imported under TYPE_CHECKING.
+	$(WITH_TOOLS) mypy --cache-dir "$(ECS_STATE_CACHE)/mypy"
 	$(WITH_TOOLS) checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path examples --skip-path tests
 	$(WITH_TOOLS) terraform-docs --output-check .

@@ -53,7 +53,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
@@ -498,6 +498,7 @@ class Reader:
         since the index (eventually consistent) was read, so it is filtered again; one
         deleted in between (TTL) is left out."""
         found: dict[str, Record] = {}
+        record: Record | None  # the lookups below find None for a key with no item
         pending: dict[str, Any] = {table: {"Keys": keys}}
         for attempt in range(BATCH_GET_ATTEMPTS):
             response = self._call(table, self.client.batch_get_item, RequestItems=pending)
@@ -519,7 +520,9 @@ class Reader:
             if record is not None and filters.matches(kind, record):
                 yield record
 
-    def _call(self, table: str, operation: Any, **request: Any) -> dict[str, Any]:
+    def _call(
+        self, table: str, operation: Callable[..., dict[str, Any]], **request: Any
+    ) -> dict[str, Any]:
         try:
             return operation(**request)
         except Exception as error:
@@ -872,7 +875,7 @@ def _run(arguments: argparse.Namespace) -> int:
             )
             return int(ExitCode.NOT_FOUND)
         records: Iterable[Record] = [record]
-        fields = None
+        fields: Sequence[str] | None = None
     else:
         fields = TASK_LISTING if kind_name == TASK else CONTAINER_INSTANCE_LISTING
         wanted = None if arguments.full and arguments.output == "json" else fields
