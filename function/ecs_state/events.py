@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from ecs_state.config import Settings
 from ecs_state.errors import InvalidEventError
@@ -20,15 +20,37 @@ STATUS_INDEX = "cluster-status"
 CLUSTER_FIELD = "clusterArn"
 
 
+# The statuses ECS documents, a task's in the order of its life.
+TASK_LIFECYCLE = (
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+)
+CONTAINER_INSTANCE_STATUSES = (
+    "REGISTERING",
+    "REGISTRATION_FAILED",
+    "ACTIVE",
+    "DRAINING",
+    "DEREGISTERING",
+    "INACTIVE",
+)
+
+
 @dataclass(frozen=True)
 class Kind:
-    """One kind of ECS resource: its event detail-type, table key, status and end states."""
+    """One kind of ECS resource: its event detail-type, table key, statuses and end states."""
 
     name: str
     detail_type: str
     key: str
     status_field: str
     terminal_values: frozenset[str]
+    statuses: tuple[str, ...]
 
 
 KINDS = {
@@ -40,6 +62,7 @@ KINDS = {
             "taskArn",
             "lastStatus",
             frozenset({"STOPPED", "DELETED"}),
+            (*TASK_LIFECYCLE, "DELETED"),
         ),
         Kind(
             CONTAINER_INSTANCE,
@@ -49,6 +72,7 @@ KINDS = {
             # A deregistered instance reports INACTIVE; one that failed to register never
             # comes back either.
             frozenset({"INACTIVE", "REGISTRATION_FAILED"}),
+            CONTAINER_INSTANCE_STATUSES,
         ),
     )
 }
@@ -86,7 +110,8 @@ def parse(event: Any, settings: Settings) -> Change:
     if source != "aws.ecs":
         raise InvalidEventError(f"event source must be 'aws.ecs', got {source!r}")
     detail_type = event.get("detail-type")
-    kind = KINDS.get(cast(str, detail_type))
+    # A detail-type that is not text (a list, say) is unknown too, not a crash.
+    kind = KINDS.get(detail_type) if isinstance(detail_type, str) else None
     if kind is None:
         raise InvalidEventError(
             f"unknown detail-type {detail_type!r}; expected one of {', '.join(map(repr, KINDS))}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -64,7 +64,8 @@ def process_event(
 def _context_for_log(event: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         return {"resource": "unknown"}
-    kind = events.KINDS.get(cast(str, event.get("detail-type")))
+    detail_type = event.get("detail-type")
+    kind = events.KINDS.get(detail_type) if isinstance(detail_type, str) else None
     context: dict[str, Any] = {"resource": kind.name if kind else "unknown"}
     if isinstance(event.get("id"), str):
         context["eventId"] = event["id"]

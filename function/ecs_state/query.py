@@ -76,23 +76,6 @@ MISSING_SINCE = "_missingSince"
 TASK_DEFINITION = "taskDefinitionArn"
 STARTED_BY = "startedBy"
 
-# Statuses ECS documents; a misspelt one would otherwise return an empty listing.
-TASK_STATUSES = frozenset(
-    {
-        "PROVISIONING",
-        "PENDING",
-        "ACTIVATING",
-        "RUNNING",
-        "DEACTIVATING",
-        "STOPPING",
-        "DEPROVISIONING",
-        "STOPPED",
-        "DELETED",
-    }
-)
-CONTAINER_INSTANCE_STATUSES = frozenset(
-    {"REGISTERING", "REGISTRATION_FAILED", "ACTIVE", "INACTIVE", "DEREGISTERING", "DRAINING"}
-)
 
 # What a listing shows, per kind (the CLI's table columns and JSON lines).
 TASK_LISTING = ("lastStatus", "desiredStatus", "version", TASK_DEFINITION, STARTED_BY)
@@ -606,7 +589,8 @@ def check_arn(kind_name: str, arn: str) -> None:
 
 
 def check_status(kind_name: str, status: str) -> str:
-    known = TASK_STATUSES if kind_name == TASK else CONTAINER_INSTANCE_STATUSES
+    # Statuses ECS documents; a misspelt one would otherwise return an empty listing.
+    known = KIND_BY_NAME[kind_name].statuses
     upper = status.upper()
     if upper not in known:
         raise UsageError(

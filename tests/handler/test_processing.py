@@ -180,6 +180,11 @@ BAD_EVENTS = [
         lambda e: {**e, "detail-type": "ECS Service Action"},
         "unknown detail-type 'ECS Service Action'",
     ),
+    (
+        "detail-type not text",
+        lambda e: {**e, "detail-type": ["ECS Task State Change"]},
+        "unknown detail-type ['ECS Task State Change']",
+    ),
     ("missing detail", lambda e: _without(e, "detail"), "event has no 'detail' object"),
     ("detail not an object", lambda e: {**e, "detail": "x"}, "event has no 'detail' object"),
     (
