@@ -27,6 +27,8 @@ resource "aws_iam_role" "function" {
 }
 
 data "aws_iam_policy_document" "function" {
+  source_policy_documents = [data.aws_iam_policy_document.features.json]
+
   statement {
     sid       = "PutStateItems"
     actions   = ["dynamodb:PutItem"]
@@ -45,6 +47,11 @@ data "aws_iam_policy_document" "function" {
     resources = [local.dlq_arn]
   }
 
+}
+
+# What both roles need only when a feature is on: the customer-managed key (DynamoDB and
+# SQS use it on the roles' behalf) and X-Ray.
+data "aws_iam_policy_document" "features" {
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [1]
     content {
@@ -100,7 +107,8 @@ resource "aws_iam_role" "reconciler" {
 }
 
 data "aws_iam_policy_document" "reconciler" {
-  count = var.reconcile_enabled ? 1 : 0
+  count                   = var.reconcile_enabled ? 1 : 0
+  source_policy_documents = [data.aws_iam_policy_document.features.json]
 
   dynamic "statement" {
     for_each = length(var.cluster_arns) == 0 ? [1] : []
@@ -157,32 +165,6 @@ data "aws_iam_policy_document" "reconciler" {
     resources = [local.dlq_arn]
   }
 
-  dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [1]
-    content {
-      sid       = "UseKeyThroughDynamoDBAndSQS"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [var.kms_key_arn]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values = [
-          "dynamodb.${data.aws_region.current.region}.amazonaws.com",
-          "sqs.${data.aws_region.current.region}.amazonaws.com",
-        ]
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.tracing_enabled ? [1] : []
-    content {
-      sid       = "XRayTraces"
-      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-      resources = ["*"] # X-Ray has no resource-level permissions
-    }
-  }
 }
 
 resource "aws_iam_role_policy" "reconciler" {

@@ -12,21 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ecs_state.events import TASK_LIFECYCLE
+
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 CLUSTER = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default"
 BASE_TIME = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
-TASK_STATUSES = [
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    "STOPPED",
-]
+TASK_STATUSES = list(TASK_LIFECYCLE)
 
 
 def iso(moment: datetime) -> str:

@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import boto3
+from tests.support.tables import client
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "fixtures" / "events"
@@ -27,21 +27,12 @@ EXPECTED_ACTIONS = {
 
 class Aws:
     def __init__(self, endpoint: str):
-        def client(service):
-            return boto3.client(
-                service,
-                endpoint_url=endpoint,
-                region_name=REGION,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-
-        self.dynamodb = client("dynamodb")
-        self.awslambda = client("lambda")
-        self.iam = client("iam")
-        self.events = client("events")
-        self.sqs = client("sqs")
-        self.logs = client("logs")
+        self.dynamodb = client("dynamodb", endpoint)
+        self.awslambda = client("lambda", endpoint)
+        self.iam = client("iam", endpoint)
+        self.events = client("events", endpoint)
+        self.sqs = client("sqs", endpoint)
+        self.logs = client("logs", endpoint)
 
     def table(self, name: str) -> dict:
         return self.dynamodb.describe_table(TableName=name)["Table"]

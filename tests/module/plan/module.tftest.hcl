@@ -326,8 +326,8 @@ run "provisioned_kms_alarms_own_queue" {
     error_message = "kms_key_arn encrypts the log group and the function's environment."
   }
   assert {
-    condition     = contains([for s in data.aws_iam_policy_document.function.statement : s.sid], "UseKeyThroughDynamoDBAndSQS") && contains([for s in data.aws_iam_policy_document.function.statement : s.sid], "XRayTraces")
-    error_message = "KMS and X-Ray permissions appear with their features."
+    condition     = jsonencode(sort([for s in data.aws_iam_policy_document.features.statement : s.sid])) == jsonencode(["UseKeyThroughDynamoDBAndSQS", "XRayTraces"]) && data.aws_iam_policy_document.function.source_policy_documents == data.aws_iam_policy_document.reconciler[0].source_policy_documents
+    error_message = "KMS and X-Ray permissions appear with their features, in both roles' policies."
   }
   assert {
     condition     = length(aws_sqs_queue.dead_letter) == 0 && length(aws_sqs_queue_policy.dead_letter) == 0 && output.dead_letter_queue_arn == "arn:aws:sqs:us-east-1:111122223333:platform-dlq" && output.dead_letter_queue_url == null
