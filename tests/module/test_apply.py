@@ -352,8 +352,18 @@ def test_fargate_mode(moto, fargate):
     assert aws.leftovers("t-fargate") == {}
 
 
+@pytest.fixture
+def given_queue(moto):
+    """The dead-letter queue the shared and existing fixtures are given by ARN."""
+    sqs = Aws(moto.endpoint).sqs
+    url = sqs.create_queue(QueueName="t-given-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    assert arn["QueueArn"] == "arn:aws:sqs:us-east-1:123456789012:t-given-dlq"
+    return url
+
+
 @terraform("shared")
-def test_two_instances_share_one_task_table(moto, shared):
+def test_two_instances_share_one_task_table(moto, given_queue, shared):
     aws = Aws(moto.endpoint)
     ec2_out, fargate_out = outputs(shared, "ec2_cluster"), outputs(shared, "fargate_cluster")
     assert ec2_out["task_table_name"] == fargate_out["task_table_name"] == "t-shared-tasks"
@@ -391,7 +401,7 @@ def legacy_tables(moto):
 
 
 @terraform("existing")
-def test_existing_tables_given_by_name(moto, legacy_tables, existing):
+def test_existing_tables_given_by_name(moto, legacy_tables, given_queue, existing):
     aws = legacy_tables
     out = outputs(existing)
     assert out["task_table_arn"] == aws.table("legacy-tasks")["TableArn"]

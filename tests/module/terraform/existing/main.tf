@@ -1,4 +1,5 @@
-# Tables made outside this configuration (the test creates them first), given by name.
+# Tables and a dead-letter queue made outside this configuration (the test creates them
+# first through the API), given by name and ARN.
 module "ecs_state" {
   source = "../../../.."
 
@@ -8,6 +9,8 @@ module "ecs_state" {
   task_table_name                 = "legacy-tasks"
   create_container_instance_table = false
   container_instance_table_name   = "legacy-instances"
+  create_dead_letter_queue        = false
+  dead_letter_queue_arn           = "arn:aws:sqs:us-east-1:123456789012:t-given-dlq"
 }
 
 output "module" {
