@@ -36,7 +36,7 @@ test: tools
 	@started=$$SECONDS; \
 	$(MAKE) --no-print-directory lint; \
 	linted=$$SECONDS; \
-	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --tf-binary="$$TOFU_BIN"; \
+	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --durations=12 --tf-binary="$$TOFU_BIN"; \
 	echo "make test: lint $$((linted - started)) s, pytest $$((SECONDS - linted)) s, total $$((SECONDS - started)) s (tools installed before)"
 
 # The version floors of versions.tf (tests/floors): not part of `make test`, whose cold
