@@ -11,11 +11,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import boto3
 import pytest
 
 REGION = "us-east-1"
@@ -120,36 +118,17 @@ def moto_server():
         manager.__exit__(None, None, None)
 
 
-def local_client(endpoint: str):
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def create_table(client, name: str, key: str) -> str:
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.get_waiter("table_exists").wait(TableName=name)
-    return name
-
-
 @pytest.fixture(scope="session")
 def local_tables(dynamodb_local):
     """A task table and a container-instance table in DynamoDB Local, unique per session."""
-    client = local_client(dynamodb_local.endpoint)
-    suffix = uuid.uuid4().hex[:8]
+    from ecs_state.events import CONTAINER_INSTANCE, TASK
+    from tests.support.tables import client, create_state_tables
+
+    tables = create_state_tables(client("dynamodb", dynamodb_local.endpoint))
     return {
         "endpoint": dynamodb_local.endpoint,
-        "task": create_table(client, f"tasks-{suffix}", "taskArn"),
-        "container_instance": create_table(client, f"instances-{suffix}", "containerInstanceArn"),
+        "task": tables[TASK],
+        "container_instance": tables[CONTAINER_INSTANCE],
     }
 
 

@@ -24,8 +24,8 @@ from ecs_state.items import build_item
 from ecs_state.processor import process_event
 from ecs_state.telemetry import Outcome
 from scripts import ecs_events as samples
-from tests.conftest import local_client
 from tests.handler.local import handler_client, local_settings, quiet_telemetry
+from tests.support.tables import local_client
 
 pytestmark = pytest.mark.dynamodb_local
 

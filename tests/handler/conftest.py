@@ -10,9 +10,10 @@ import pytest
 from moto import mock_aws
 
 from ecs_state.config import Settings
+from ecs_state.events import CONTAINER_INSTANCE, TASK
 from ecs_state.processor import process_event
 from ecs_state.telemetry import Telemetry
-from tests.conftest import create_table
+from tests.support.tables import create_table
 
 TASK_TABLE = "tasks"
 INSTANCE_TABLE = "instances"
@@ -64,8 +65,8 @@ class Harness:
 def moto_client():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, TASK_TABLE, "taskArn")
-        create_table(client, INSTANCE_TABLE, "containerInstanceArn")
+        create_table(client, TASK_TABLE, TASK)
+        create_table(client, INSTANCE_TABLE, CONTAINER_INSTANCE)
         yield client
 
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from ecs_state.processor import process_event
 from scripts import ecs_events as samples
-from tests.conftest import local_client
 from tests.handler.local import RequestCounter, handler_client, local_settings, quiet_telemetry
+from tests.support.tables import local_client
 
 pytestmark = pytest.mark.dynamodb_local
 INSTANCE_STATUSES = ["REGISTERING", "ACTIVE", "DRAINING", "ACTIVE", "DEREGISTERING", "INACTIVE"]

@@ -10,7 +10,7 @@ import pytest
 from pytest_terraform import terraform
 
 from ecs_state.events import CONTAINER_INSTANCE, TASK
-from tests.conftest import create_table, environment, local_client
+from tests.conftest import environment
 from tests.module.emulated import (
     EVENTS,
     EXPECTED_ACTIONS,
@@ -24,7 +24,7 @@ from tests.module.emulated import (
     statements_by_sid,
     zip_members,
 )
-from tests.support.tables import table_definition
+from tests.support.tables import create_table, local_client, table_definition
 from tools import package
 
 pytestmark = pytest.mark.module
@@ -259,11 +259,11 @@ def test_ec2_mode(moto, ec2, local_tables):
     assert deployed["CodeSha256"] == package.base64_sha256(package.PACKAGE.read_bytes())
     assert zip_members(zip_path) == package_sources()
     local = local_client(local_tables["endpoint"])
-    for name, key in (
-        (environment["TASK_TABLE_NAME"], "taskArn"),
-        (environment["CONTAINER_INSTANCE_TABLE_NAME"], "containerInstanceArn"),
+    for name, kind in (
+        (environment["TASK_TABLE_NAME"], TASK),
+        (environment["CONTAINER_INSTANCE_TABLE_NAME"], CONTAINER_INSTANCE),
     ):
-        create_table(local, name, key)
+        create_table(local, name, kind)
     sent = [
         EVENTS / f"{name}.json"
         for name in (
@@ -393,8 +393,8 @@ def test_two_instances_share_one_task_table(moto, given_queue, shared):
 @pytest.fixture
 def legacy_tables(moto):
     aws = Aws(moto.endpoint)
-    create_table(aws.dynamodb, "legacy-tasks", "taskArn")
-    create_table(aws.dynamodb, "legacy-instances", "containerInstanceArn")
+    create_table(aws.dynamodb, "legacy-tasks", TASK, index=False)
+    create_table(aws.dynamodb, "legacy-instances", CONTAINER_INSTANCE, index=False)
     yield aws
     for name in ("legacy-tasks", "legacy-instances"):
         aws.dynamodb.delete_table(TableName=name)

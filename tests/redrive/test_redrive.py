@@ -12,8 +12,9 @@ import pytest
 from ecs_state.processor import process_event
 from scripts import ecs_events as samples
 from scripts.redrive import UnknownMessage, original_event, redrive
-from tests.conftest import REGION, local_client
+from tests.conftest import REGION
 from tests.handler.local import handler_client, local_settings, quiet_telemetry
+from tests.support.tables import local_client
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:web-ecs-state:$LATEST"
 

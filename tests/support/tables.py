@@ -27,6 +27,11 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
+def local_client(endpoint: str) -> Any:
+    """A DynamoDB client of the emulator at endpoint (DynamoDB Local, say)."""
+    return client("dynamodb", endpoint)
+
+
 def table_definition(kind_name: str, *, index: bool = True) -> dict[str, Any]:
     """CreateTable arguments (less the name) of the table the module makes for a kind."""
     kind = KIND_BY_NAME[kind_name]

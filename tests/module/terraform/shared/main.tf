@@ -17,9 +17,9 @@ module "ec2_cluster" {
 module "fargate_cluster" {
   source = "../../../.."
 
-  name              = "t-shared-fargate"
-  launch_type       = "FARGATE"
-  cluster_arns      = ["arn:aws:ecs:us-east-1:123456789012:cluster/fargate"]
+  name                     = "t-shared-fargate"
+  launch_type              = "FARGATE"
+  cluster_arns             = ["arn:aws:ecs:us-east-1:123456789012:cluster/fargate"]
   create_task_table        = false
   task_table_name          = module.ec2_cluster.task_table_name
   create_dead_letter_queue = false
