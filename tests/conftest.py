@@ -191,25 +191,3 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"{tier:<10} {stop - start:7.1f} s from first start to last end, {busy:7.1f} s in tests"
         )
-
-
-# The applies against moto take minutes each, mostly waiting; started first, they overlap
-# every fast tier instead of forming the run's tail (pytest-xdist hands out tests in order).
-SLOWEST_FIRST = (
-    "tests/module/test_apply.py",
-    "tests/module/test_package.py",
-    "tests/examples",
-    "tests/pipeline",
-    "tests/registry",
-    "tests/module",
-)
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        for position, prefix in enumerate(SLOWEST_FIRST):
-            if item.nodeid.startswith(prefix):
-                return position
-        return len(SLOWEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order within each group stays as collected
