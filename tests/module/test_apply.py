@@ -198,12 +198,11 @@ def test_ec2_mode(moto, ec2, local_tables):
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         }
         assert stream == table["LatestStreamArn"]
-    # The root module's items used the table outputs in the same apply: the outputs
-    # carried the dependency on the tables, or the items would have raced them.
-    assert aws.dynamodb.get_item(
-        TableName=out["task_table_name"],
-        Key={"taskArn": {"S": "arn:aws:ecs:us-east-1:123456789012:task/default/seed"}},
-    )["Item"]["version"] == {"N": "1"}
+    # The root module tagged both tables through the name outputs in the same apply: the
+    # outputs carried the dependency on the tables, or the tags would have raced them.
+    for arn in (out["task_table_arn"], out["container_instance_table_arn"]):
+        tags = aws.dynamodb.list_tags_of_resource(ResourceArn=arn)["Tags"]
+        assert {"Key": "consumer", "Value": "same-apply"} in tags, tags
     environment = {
         "LAUNCH_TYPE": "EC2",
         "TASK_TABLE_NAME": "t-ec2-tasks",

@@ -25,23 +25,20 @@ module "ecs_state" {
   tags                        = { team = "platform" }
 }
 
-# Consumers of the table outputs in the same apply: they must wait for the tables.
-resource "aws_dynamodb_table_item" "task_seed" {
-  table_name = module.ecs_state.task_table_name
-  hash_key   = "taskArn"
-  item = jsonencode({
-    taskArn = { S = "arn:aws:ecs:us-east-1:123456789012:task/default/seed" }
-    version = { N = "1" }
-  })
+# Consumers of the table name outputs in the same apply: tagging a table that does not
+# exist yet fails, so these succeed only if the outputs wait for the tables. (Tagging is
+# idempotent: a retried request cannot fail on its own first attempt, as an item's
+# conditional create can.)
+resource "aws_dynamodb_tag" "task_table" {
+  resource_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/${module.ecs_state.task_table_name}"
+  key          = "consumer"
+  value        = "same-apply"
 }
 
-resource "aws_dynamodb_table_item" "instance_seed" {
-  table_name = module.ecs_state.container_instance_table_name
-  hash_key   = "containerInstanceArn"
-  item = jsonencode({
-    containerInstanceArn = { S = "arn:aws:ecs:us-east-1:123456789012:container-instance/default/seed" }
-    version              = { N = "1" }
-  })
+resource "aws_dynamodb_tag" "container_instance_table" {
+  resource_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/${module.ecs_state.container_instance_table_name}"
+  key          = "consumer"
+  value        = "same-apply"
 }
 
 output "module" {
