@@ -301,17 +301,14 @@ def test_fargate_mode(moto, fargate):
         t for t in aws.dynamodb.list_tables()["TableNames"] if t.startswith("t-fargate-container")
     ]
     assert_table(aws, "t-fargate-tasks", TASK, ttl=False, deletion_protection=False)
-    assert_delivery(
-        aws,
-        out,
-        environment={
-            "LAUNCH_TYPE": "FARGATE",
-            "TASK_TABLE_NAME": "t-fargate-tasks",
-            "TTL_DAYS": "0",
-            "REDACT_OVERRIDES": "true",
-            "LOG_LEVEL": "INFO",
-        },
-    )
+    environment = {
+        "LAUNCH_TYPE": "FARGATE",
+        "TASK_TABLE_NAME": "t-fargate-tasks",
+        "TTL_DAYS": "0",
+        "REDACT_OVERRIDES": "true",
+        "LOG_LEVEL": "INFO",
+    }
+    assert_delivery(aws, out, environment=environment)
     function = aws.awslambda.get_function_configuration(FunctionName=out["function_name"])
     assert function["Architectures"] == ["x86_64"] and function["TracingConfig"] == {
         "Mode": "Active"
@@ -320,15 +317,7 @@ def test_fargate_mode(moto, fargate):
     assert_reconciler(
         aws,
         out,
-        environment={
-            "LAUNCH_TYPE": "FARGATE",
-            "TASK_TABLE_NAME": "t-fargate-tasks",
-            "TTL_DAYS": "0",
-            "REDACT_OVERRIDES": "true",
-            "LOG_LEVEL": "INFO",
-            "CLUSTER_ARNS": "",
-            "ECS_MAX_REQUESTS_PER_SECOND": "5",
-        },
+        environment={**environment, "CLUSTER_ARNS": "", "ECS_MAX_REQUESTS_PER_SECOND": "5"},
         table_arns=[out["task_table_arn"]],
         actions={
             "FindClusters": ["ecs:ListClusters"],
