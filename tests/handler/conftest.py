@@ -62,7 +62,10 @@ class Harness:
 
 
 @pytest.fixture
-def moto_client():
+def moto_client(monkeypatch):
+    # In-process moto answers only requests that go to AWS's own endpoints: a worker that
+    # already runs the session's moto server (AWS_ENDPOINT_URL) would send these there.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, TASK_TABLE, TASK)
