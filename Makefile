@@ -27,8 +27,9 @@ tools:
 	bash tools/bootstrap.sh all
 
 # Module and example applies mostly wait on the aws provider's SQS propagation checks
-# (about 25 s per queue resource, more per deletion): a warm run with 4 processes used 21 %
-# of the 2 cores for 22 minutes. More processes overlap more of the waiting.
+# (about 25 s per queue resource, more per deletion), so 8 processes overlap the waits on 2
+# cores. --maxschedchunk=1 hands each worker one test at a time, in the order that
+# tests/conftest.py gives: the long tests first, each on a worker of its own.
 PYTEST_WORKERS ?= 8
 
 # pytest ends with the time per test tier; these lines add the gates and the total.
@@ -36,7 +37,7 @@ test: tools
 	@started=$$SECONDS; \
 	$(MAKE) --no-print-directory lint; \
 	linted=$$SECONDS; \
-	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --durations=12 --tf-binary="$$TOFU_BIN"; \
+	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --maxschedchunk=1 --durations=12 --tf-binary="$$TOFU_BIN"; \
 	echo "make test: lint $$((linted - started)) s, pytest $$((SECONDS - linted)) s, total $$((SECONDS - started)) s (tools installed before)"
 
 # The version floors of versions.tf (tests/floors): not part of `make test`, whose cold

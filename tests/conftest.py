@@ -191,3 +191,50 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"{tier:<10} {stop - start:7.1f} s from first start to last end, {busy:7.1f} s in tests"
         )
+
+
+# Tests that take ten seconds or more in a warm run, longest first (`make test` lists the
+# slowest). Most of their time is spent waiting on the aws provider's propagation checks
+# against moto, so the run is as short as the longest of them only if each starts at once,
+# on a worker of its own, while the short tests fill the other workers' waits.
+LONG_RUNNING = (
+    "tests/module/test_apply.py::test_fargate_mode",
+    "tests/examples/test_examples.py::test_example_applies_and_destroys[kms-per-cluster]",
+    "tests/examples/test_examples.py::test_ec2_example_under_terraform",
+    "tests/examples/test_examples.py::test_example_applies_and_destroys[multi-cluster]",
+    "tests/examples/test_examples.py::test_example_applies_and_destroys[ec2]",
+    "tests/examples/test_examples.py::test_example_applies_and_destroys[fargate]",
+    "tests/module/test_apply.py::test_ec2_mode",
+    "tests/module/test_package.py::test_saved_plan_applies_in_a_fresh_checkout_suite_cli_ec2",
+    "tests/examples/test_examples.py::test_example_applies_and_destroys[seed-compatible]",
+    "tests/module/test_package.py::test_saved_plan_applies_in_a_fresh_checkout_terraform_fargate",
+    "tests/pipeline/test_pipeline.py::test_every_hop_on_aws_engines[fargate]",
+    "tests/pipeline/test_pipeline.py::test_every_hop_on_aws_engines[ec2]",
+    "tests/module/test_apply.py::test_two_instances_share_one_task_table",
+    "tests/handler/test_ordering_property.py::test_final_state_is_the_max_version_state",
+    "tests/registry/test_round_trip.py::test_applies_from_the_registry",
+    "tests/module/test_apply.py::test_existing_tables_given_by_name",
+    "tests/module/test_native.py::test_plan_facts_under_terraform",
+    "tests/handler/test_concurrency.py::test_concurrent_writers_keep_the_latest_version",
+    "tests/module/test_native.py::test_plan_facts_under_opentofu",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Long tests first, each followed by a short one.
+
+    `make test` runs pytest-xdist's load scheduler with --maxschedchunk=1: a worker gets two
+    tests to start with, then one more each time it finishes one, so it always holds the
+    test it runs and the next. Alternating long and short tests starts every long test on a
+    worker of its own instead of queueing one behind another.
+    """
+    rank = {nodeid: position for position, nodeid in enumerate(LONG_RUNNING)}
+    long = sorted((item for item in items if item.nodeid in rank), key=lambda i: rank[i.nodeid])
+    short = [item for item in items if item.nodeid not in rank]
+    ordered = []
+    for position, item in enumerate(long):
+        ordered.append(item)
+        if position < len(short):
+            ordered.append(short[position])
+    ordered.extend(short[len(long) :])
+    items[:] = ordered
