@@ -192,8 +192,8 @@ class LocalExample:
 
         Against moto, the provider waits about 2 min 10 s after deleting a queue and 25 s
         after deleting its policy before destroy goes on (measured), which was most of the
-        demo's time. tests/module/test_apply.py still destroys queues through the provider,
-        so that path stays proven.
+        demo's time. tests/module/test_apply.py::test_fargate_mode still destroys its queue
+        through the provider, so that path stays proven.
         """
         state = json.loads(self.run("show", "-json")).get("values", {})
         queues = [

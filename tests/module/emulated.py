@@ -25,6 +25,17 @@ EXPECTED_ACTIONS = {
 }
 
 
+# The created dead-letter queue's addresses in a root module that calls the module
+# `ecs_state`. Against moto the provider waits over two minutes for a deleted queue and its
+# policy to stop answering, so most tests take them out of the state and delete the queue
+# through the API before a destroy; test_apply.py::test_fargate_mode destroys them through
+# the provider.
+DEAD_LETTER_QUEUE = (
+    "module.ecs_state.aws_sqs_queue_policy.dead_letter[0]",
+    "module.ecs_state.aws_sqs_queue.dead_letter[0]",
+)
+
+
 class Aws:
     def __init__(self, endpoint: str):
         self.dynamodb = client("dynamodb", endpoint)
@@ -81,6 +92,11 @@ class Aws:
             ],
         }
         return {kind: names for kind, names in found.items() if names}
+
+    def delete_queues(self, prefix: str) -> None:
+        """Delete every queue whose name starts with prefix (see DEAD_LETTER_QUEUE)."""
+        for url in self.sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []):
+            self.sqs.delete_queue(QueueUrl=url)
 
 
 def statements_by_sid(policy: dict) -> dict:
@@ -181,10 +197,12 @@ def run_cli(fixture, *args: str, **variables: str) -> subprocess.CompletedProces
         "TF_IN_AUTOMATION": "1",
         **{f"TF_VAR_{name}": value for name, value in variables.items()},
     }
-    command, *rest = args
-    flags = ["-no-color", *(["-input=false"] if command in ("plan", "apply") else [])]
+    # Flags go after the command, and after the subcommand of `state`.
+    words = 2 if args[0] == "state" else 1
+    command, rest = list(args[:words]), args[words:]
+    flags = ["-no-color", *(["-input=false"] if command in (["plan"], ["apply"]) else [])]
     return subprocess.run(
-        [runner.tf_bin, command, *flags, *rest],
+        [runner.tf_bin, *command, *flags, *rest],
         cwd=runner.module_dir or runner.work_dir,
         env=env,
         capture_output=True,

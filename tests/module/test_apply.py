@@ -12,6 +12,7 @@ from pytest_terraform import terraform
 from ecs_state.events import CONTAINER_INSTANCE, TASK
 from tests.conftest import environment
 from tests.module.emulated import (
+    DEAD_LETTER_QUEUE,
     EVENTS,
     EXPECTED_ACTIONS,
     Aws,
@@ -37,11 +38,20 @@ def outputs(fixture, name="module"):
     return fixture.outputs[name]["value"]
 
 
-def destroy(fixture, **variables):
-    """Destroy through the same runner; TF_VAR_* first relaxes what blocks a destroy."""
+def destroy(fixture, aws: Aws | None = None, **variables):
+    """Destroy through the same runner; TF_VAR_* first relaxes what blocks a destroy.
+
+    Given `aws`, the created dead-letter queue leaves the state and is deleted through the
+    API first (DEAD_LETTER_QUEUE); test_fargate_mode destroys its queue through the provider.
+    """
     with environment(**{f"TF_VAR_{key}": value for key, value in variables.items()}):
         if variables:
             fixture.terraform.apply()
+        if aws is not None:
+            state = f"-state={fixture.terraform.state_path}"
+            removed = run_cli(fixture, "state", "rm", state, *DEAD_LETTER_QUEUE)
+            assert removed.returncode == 0, removed.stderr
+            aws.sqs.delete_queue(QueueUrl=outputs(fixture)["dead_letter_queue_url"])
         fixture.terraform.destroy()
 
 
@@ -286,10 +296,11 @@ def test_ec2_mode(moto, ec2, local_tables):
     assert [(i["status"]["S"], i["version"]["N"]) for i in instance] == [("INACTIVE", "14")]
     assert "_expiresAt" in instance[0]
 
-    destroy(ec2, deletion_protection_enabled="false")
+    destroy(ec2, aws, deletion_protection_enabled="false")
     assert aws.leftovers("t-ec2") == {}
 
 
+# The one test that destroys a created dead-letter queue through the provider.
 @terraform("fargate")
 def test_fargate_mode(moto, fargate):
     aws = Aws(moto.endpoint)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.module.emulated import ROOT, Aws, package_sources
+from tests.module.emulated import DEAD_LETTER_QUEUE, ROOT, Aws, package_sources
 from tools import package
 from tools.emulators import aws_env, provider_override_tf
 
@@ -148,12 +148,6 @@ def cli_runner(binary: str, endpoint: str):
     return run
 
 
-DEAD_LETTER_QUEUE = (
-    "module.ecs_state.aws_sqs_queue_policy.dead_letter[0]",
-    "module.ecs_state.aws_sqs_queue.dead_letter[0]",
-)
-
-
 def plan_then_apply_elsewhere(moto, binary: str, example: str, tmp_path: Path) -> None:
     aws = Aws(moto.endpoint)
     name = EXAMPLE_NAMES[example]
@@ -179,9 +173,7 @@ def plan_then_apply_elsewhere(moto, binary: str, example: str, tmp_path: Path) -
     finally:
         # Clean-up, partly through the API. The examples keep the module's default,
         # deletion protection on, which is turned off here so that what was planned is that
-        # default. Against moto the provider waits over two minutes for a deleted queue and
-        # its policy to stop answering; tests/examples destroys them through the provider,
-        # so here they leave the state and are deleted directly.
+        # default. The queue leaves the state and is deleted directly (DEAD_LETTER_QUEUE).
         for table in aws.dynamodb.list_tables()["TableNames"]:
             if table.startswith(f"{name}-"):
                 aws.dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
@@ -190,8 +182,7 @@ def plan_then_apply_elsewhere(moto, binary: str, example: str, tmp_path: Path) -
         )
         if queue_in_state:
             run(apply_dir, "state", "rm", *sorted(queue_in_state))
-        for url in aws.sqs.list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls", []):
-            aws.sqs.delete_queue(QueueUrl=url)
+        aws.delete_queues(f"{name}-")
         run(apply_dir, "destroy", "-no-color", "-auto-approve")
     assert aws.leftovers(name) == {}
 
