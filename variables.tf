@@ -217,7 +217,7 @@ variable "stream_view_type" {
 # Function
 # ---------------------------------------------------------------------------------------
 variable "runtime" {
-  description = "Lambda Python runtime."
+  description = "Lambda Python runtime. python3.14 needs hashicorp/aws 6.21.0 or later."
   type        = string
   default     = "python3.13"
 
