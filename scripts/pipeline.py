@@ -150,8 +150,8 @@ class LocalExample:
         self.binary = binary or tofu_binary()
         self.applied = False
 
-    def run(self, *args: str) -> str:
-        result = subprocess.run(
+    def execute(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
             [self.binary, *args, "-no-color"],
             cwd=self.dir,
             env=self.env,
@@ -159,9 +159,20 @@ class LocalExample:
             text=True,
             check=False,
         )
+
+    def run(self, *args: str) -> str:
+        result = self.execute(*args)
         if result.returncode != 0:
             raise RuntimeError(f"{self.binary} {args[0]} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
+
+    def pending_changes(self) -> str:
+        """What a plan made now would change ('' when nothing): right after an apply, any
+        change is a perpetual diff."""
+        result = self.execute("plan", "-detailed-exitcode", "-input=false")
+        if result.returncode not in (0, 2):
+            raise RuntimeError(f"{self.binary} plan failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout if result.returncode == 2 else ""
 
     def apply(self, *, plan_first: bool = True) -> dict:
         """init, (validate and plan,) apply; returns the root module's outputs."""

@@ -1,4 +1,5 @@
-"""Every example is validated, planned, applied to moto and destroyed, as written.
+"""Every example is validated, planned, applied to moto, planned again (no change may be
+left) and destroyed, as written.
 
 OpenTofu applies them all; HashiCorp Terraform applies the ec2 example, which makes every
 kind of resource the module has, so the module is proven under both CLIs.
@@ -32,6 +33,7 @@ def apply_and_destroy(moto, name: str, binary: str | None = None) -> None:
     example = LocalExample(ROOT / "examples" / name, moto.endpoint, binary)
     try:
         outputs = example.apply()
+        assert example.pending_changes() == ""
         created = set(aws.dynamodb.list_tables()["TableNames"]) - before
         assert created == EXPECTED_TABLES[name]
         assert outputs, "every example declares outputs"

@@ -364,6 +364,7 @@ def given_queue(moto):
 @terraform("shared")
 def test_two_instances_share_one_task_table(moto, given_queue, shared):
     aws = Aws(moto.endpoint)
+    assert_plan_is_clean(shared)
     ec2_out, fargate_out = outputs(shared, "ec2_cluster"), outputs(shared, "fargate_cluster")
     assert ec2_out["task_table_name"] == fargate_out["task_table_name"] == "t-shared-tasks"
     assert ec2_out["task_table_arn"] == fargate_out["task_table_arn"]
@@ -401,6 +402,7 @@ def legacy_tables(moto):
 
 @terraform("existing")
 def test_existing_tables_given_by_name(moto, legacy_tables, given_queue, existing):
+    assert_plan_is_clean(existing)
     aws = legacy_tables
     out = outputs(existing)
     assert out["task_table_arn"] == aws.table("legacy-tasks")["TableArn"]
