@@ -11,11 +11,10 @@ WITH_TOOLS := source "$(ECS_STATE_CACHE)/env.sh" &&
 TF_DIRS := . $(wildcard examples/*)
 LINT_TREE := $(ECS_STATE_CACHE)/lint/tree
 
-.PHONY: help tools test lint unit demo bench redrive docs package mutate test-floors clean-cache
+.PHONY: help tools test-tools test lint unit demo bench redrive docs package mutate clean-cache
 
 help:
 	@echo "make test     install what is missing, then run every gate and test tier"
-	@echo "make test-floors  init, validate, plan and apply the module with the lowest OpenTofu/Terraform"
 	@echo "make demo     apply examples/ec2 locally; its rule routes 600+ ECS events to its function"
 	@echo "make bench    benchmark against the read-then-write baseline, and the index projections"
 	@echo "make redrive  QUEUE_URL=... FUNCTION_NAME=... replays the dead-letter queue"
@@ -26,6 +25,10 @@ help:
 tools:
 	bash tools/bootstrap.sh all
 
+# The tests also run the lowest OpenTofu and Terraform that versions.tf admits (tests/floors).
+test-tools:
+	bash tools/bootstrap.sh all floors
+
 # Module and example applies mostly wait on the aws provider's SQS propagation checks
 # (about 25 s per queue resource, more per deletion), so 8 processes overlap the waits on 2
 # cores. --maxschedchunk=1 hands each worker one test at a time, in the order that
@@ -33,18 +36,12 @@ tools:
 PYTEST_WORKERS ?= 8
 
 # pytest ends with the time per test tier; these lines add the gates and the total.
-test: tools
+test: test-tools
 	@started=$$SECONDS; \
 	$(MAKE) --no-print-directory lint; \
 	linted=$$SECONDS; \
 	$(WITH_TOOLS) pytest -n $(PYTEST_WORKERS) --maxschedchunk=1 --durations=12 --tf-binary="$$TOFU_BIN"; \
 	echo "make test: lint $$((linted - started)) s, pytest $$((SECONDS - linted)) s, total $$((SECONDS - started)) s (tools installed before)"
-
-# The version floors of versions.tf (tests/floors): not part of `make test`, whose cold
-# budget the two extra CLI builds (about 7 min each on 2 cores) would break.
-test-floors: tools
-	bash tools/bootstrap.sh floors
-	$(WITH_TOOLS) ECS_STATE_FLOORS=1 pytest -n $(PYTEST_WORKERS) tests/floors
 
 lint:
 	python3 -m tools.package --check

@@ -1,8 +1,8 @@
 """The lowest OpenTofu and Terraform that versions.tf admits run the module as written:
-init, validate, plan, apply against moto and destroy, for both modes (examples/ec2 and
-examples/fargate), with the provider mirror of the other tiers.
+init, validate, plan, apply against moto, a clean second plan and destroy, for both modes
+(examples/ec2 and examples/fargate), with the provider mirror of the other tiers.
 
-Run by `make test-floors`, which builds the floor CLIs first (`tools/bootstrap.sh floors`).
+`make test` builds the floor CLIs first (`tools/bootstrap.sh all floors`).
 A floor CLI that is missing fails the test with "SKIPPED: floors: ..." (the suite's skip
 policy, tests/conftest.py); it never passes quietly.
 """
@@ -67,6 +67,7 @@ def test_floor_cli_inits_validates_plans_applies_and_destroys(moto, name, mode):
     before = set(dynamodb.list_tables()["TableNames"])
     try:
         outputs = example.apply()  # init, validate, plan, apply
+        assert example.pending_changes() == ""
         lock = (example.dir / ".terraform.lock.hcl").read_text()
         assert re.search(r'provider "[\w./-]+/hashicorp/aws"', lock), lock
         assert set(dynamodb.list_tables()["TableNames"]) - before == MODES[mode]
