@@ -1,6 +1,6 @@
 terraform {
   # 1.9 (Terraform) / 1.8 (OpenTofu): variable validations may refer to other variables,
-  # which is how contradictory table options are refused at plan time. `make test-floors`
+  # which is how contradictory table options are refused at plan time. `make test`
   # applies both modes with Terraform 1.9.0 and OpenTofu 1.9.0.
   required_version = ">= 1.9"
 

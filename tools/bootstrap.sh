@@ -22,7 +22,7 @@
 #   all             venv tofu terraform providers dynamodb-local event-ruler rie docs lint
 #   mutate          mutmut for `make mutate`, in its own venv (not part of all)
 #   floors          the lowest OpenTofu and Terraform versions.tf admits, for
-#                   `make test-floors` (not part of all)
+#                   tests/floors (`make test` runs `all floors`; not part of all)
 #   env             only (re)write env.sh
 #   status          print what is installed, build nothing
 #
@@ -292,7 +292,7 @@ step_mutate() {
 # ---- OpenTofu / Terraform ----------------------------------------------------------
 # OpenTofu and Terraform come from their build-only modules in tools/go/<dir>/, each
 # stamped as a release (version.dev=no) and cached as <cli>/<version>/<binary>. The
-# <cli>-floor modules pin the lowest releases versions.tf admits (`make test-floors`).
+# <cli>-floor modules pin the lowest releases versions.tf admits (tests/floors).
 tf_cli() { # dir -> "module package binary" of the CLI it builds
   case $1 in
     opentofu*) echo github.com/opentofu/opentofu github.com/opentofu/opentofu/cmd/tofu tofu ;;
@@ -360,7 +360,7 @@ step_tofu() {
   link_bin tofu "$chosen"
 }
 
-# The lowest OpenTofu and Terraform versions.tf admits, for `make test-floors`; they run
+# The lowest OpenTofu and Terraform versions.tf admits, for tests/floors; they run
 # with the same provider mirror as the other CLIs (tools/README.md says why the aws
 # provider's own floor is not built).
 step_floors() {
@@ -723,7 +723,7 @@ write_env() {
     printf 'export EVENT_RULER_CLASSPATH=%q\n' "$(event_ruler_dir)/*"
     printf 'export LAMBDA_RIE_BIN=%q\n' "$(rie_binary)"
     # Named even before `tools/bootstrap.sh floors` has built them, so that
-    # `make test-floors` can say which is missing.
+    # tests/floors can say which is missing.
     printf 'export FLOOR_TOFU_BIN=%q\n' "$(tf_cli_path opentofu-floor)"
     printf 'export FLOOR_TERRAFORM_BIN=%q\n' "$(tf_cli_path terraform-floor)"
     printf 'export TOFU_BIN=%q\n' "$tf_bin"
