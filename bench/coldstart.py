@@ -35,10 +35,6 @@ from bench.local import aws_environment
 from ecs_state.telemetry import Outcome
 from tools import package
 
-ROOT = Path(__file__).resolve().parents[1]
-FUNCTION_DIR = ROOT / "function"
-PACKAGE = ROOT / "function.zip"
-
 _PRELUDE = """
 import json, sys, time
 event = json.loads(open(sys.argv[1]).read()) if len(sys.argv) > 1 else None
@@ -134,12 +130,6 @@ class ColdStart:
         }
 
 
-def build_zip(destination: Path, function_dir: Path = FUNCTION_DIR) -> Path:
-    """The Lambda package byte for byte as the module deploys it (tools/package.py)."""
-    destination.write_bytes(package.build(function_dir))
-    return destination
-
-
 def measure(
     endpoint: str,
     tables: dict[str, str],
@@ -153,8 +143,8 @@ def measure(
     result = ColdStart(repeats=repeats, samples={probe: [] for probe in PROBES})
     with tempfile.TemporaryDirectory(prefix="ecs-state-coldstart-") as scratch:
         work = Path(scratch)
-        result.zip_bytes = PACKAGE.stat().st_size
-        with zipfile.ZipFile(PACKAGE) as archive:
+        result.zip_bytes = package.PACKAGE.stat().st_size
+        with zipfile.ZipFile(package.PACKAGE) as archive:
             result.zip_files = archive.namelist()
             archive.extractall(work / "task")
         shutil.copy(Path(__file__).with_name("baseline.py"), work / "task" / "baseline.py")

@@ -15,7 +15,7 @@ Whether a send is faulted is decided from (seed, delivery, Lambda attempt, send 
 so a run is reproducible whatever the thread schedule.
 
 ``invoke_like_lambda`` models asynchronous invocation: an invocation that raises is retried
-up to ``lambda_retries`` times (bench.run.LAMBDA_RETRIES, the module's default), then the
+up to ``lambda_retries`` times (bench.local.LAMBDA_RETRIES, the module's default), then the
 event goes to the dead-letter list, which is what the dead-letter queue would receive.
 """
 

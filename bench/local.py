@@ -10,13 +10,21 @@ from typing import Any
 
 from ecs_state.events import CONTAINER_INSTANCE, KIND_BY_NAME, TASK
 from tests.support import tables
+from tests.support.module import module_default
+from tools.emulators import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 
 REGION = tables.REGION
 # DynamoDB Local keeps one database per access key and region, so every client of a run
-# uses the dummy credentials of tests/support/tables.client, the benchmark's admin client.
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# uses the emulators' dummy credentials, as tests/support/tables.client (the admin client).
+CREDENTIALS = {
+    "aws_access_key_id": DUMMY_ACCESS_KEY_ID,
+    "aws_secret_access_key": DUMMY_SECRET_ACCESS_KEY,
+}
 TASK_KEY = KIND_BY_NAME[TASK].key
 CONTAINER_INSTANCE_KEY = KIND_BY_NAME[CONTAINER_INSTANCE].key
+# Lambda retries an asynchronous invocation that raised this many times (the module's
+# default), then sends the event to the dead-letter queue.
+LAMBDA_RETRIES: int = module_default("lambda_maximum_retry_attempts")
 
 
 @dataclass(frozen=True)

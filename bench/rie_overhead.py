@@ -21,10 +21,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from bench.coldstart import build_zip
 from bench.local import aws_environment, create_tables, dynamodb_local
 from scripts import ecs_events as samples
 from scripts.pipeline import AppliedFunction, LambdaRuntime, emulator_client
+from tests.support.module import module_default
+from tools import package
 
 DIRECT = """
 import json, sys, time
@@ -73,10 +74,10 @@ def main() -> int:
     args = parser.parse_args()
     results: dict[str, list[float]] = {"direct": [], "rie": []}
     with tempfile.TemporaryDirectory() as work, dynamodb_local() as server:
-        archive = build_zip(Path(work, "function.zip"))
+        archive = package.PACKAGE  # what the module deploys; tests/module keeps it fresh
         unpacked = Path(work, "package")
-        with zipfile.ZipFile(archive) as package:
-            package.extractall(unpacked)
+        with zipfile.ZipFile(archive) as contents:
+            contents.extractall(unpacked)
         # The pipeline's dummy credentials: DynamoDB Local keeps a database per key.
         client = emulator_client("dynamodb", server.endpoint)
         credentials = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}
@@ -98,10 +99,10 @@ def main() -> int:
                     function = AppliedFunction(
                         "bench-ecs-state",
                         "ecs_state.handler.lambda_handler",
-                        "python3.13",
+                        module_default("runtime"),
                         environment,
-                        30,
-                        256,
+                        module_default("timeout"),
+                        module_default("memory_size"),
                         archive,
                         "bench",
                         "{}",

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import botocore
 
 from bench import coldstart, faults, report
 from bench.local import (
+    LAMBDA_RETRIES,
     Server,
     TablePair,
     admin_client,
@@ -38,6 +38,7 @@ from bench.local import (
     create_tables,
     delete_tables,
     dynamodb_local,
+    module_default,
     read_items,
 )
 from bench.replay import BASELINE, HANDLER, NullStream, Result, handler_settings, replay
@@ -58,22 +59,6 @@ SOURCES = (
     *(f"bench/{name}.py" for name in ("local", "coldstart", "faults")),
     "scripts/ecs_events.py",
 )
-
-
-def module_default(variable: str) -> Any:
-    """The default of a variable in the module's variables.tf (a number, string or bool)."""
-    block = re.search(
-        rf'^variable "{variable}" {{\n(.*?)^}}', (ROOT / "variables.tf").read_text(), re.M | re.S
-    )
-    default = re.search(r"^\s*default\s*=\s*(.+)$", block[1] if block else "", re.M)
-    if default is None:
-        raise LookupError(f"variables.tf has no default for {variable}")
-    return json.loads(default[1])
-
-
-# Lambda retries an asynchronous invocation that raised this many times (the module's
-# default), then sends the event to the dead-letter queue.
-LAMBDA_RETRIES: int = module_default("lambda_maximum_retry_attempts")
 
 
 def handler_configuration() -> dict[str, Any]:

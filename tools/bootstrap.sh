@@ -309,6 +309,10 @@ build_tf_cli() { # dir
   local module package binary out
   read -r module package binary <<<"$(tf_cli "$1")"
   out=$(tf_cli_path "$1")
+  if [[ -x $out ]]; then # cached: no need to start it
+    say "$1: $out (cached)"
+    return 0
+  fi
   go_cli "$1" "$(pinned_version "$1" "$module")" "$package" "$out" "-s -w -X $module/version.dev=no"
   say "$1: $(cli_version "$out")"
 }

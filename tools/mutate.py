@@ -34,7 +34,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "function/ecs_state"
 # What the selected tests need besides the package: tests/conftest.py imports
 # tools.emulators (lazily) and the tests build their events with scripts.ecs_events.
-COPIED = (PACKAGE, "tests", "scripts", "tools/__init__.py", "tools/emulators.py", "pyproject.toml")
+COPIED = (
+    PACKAGE,
+    "tests",
+    "scripts",
+    "tools/__init__.py",
+    "tools/emulators.py",
+    "pyproject.toml",
+    "variables.tf",  # tests/support/module.py reads the module's defaults from it
+)
+# Where prepare() records source(): the report states what it measured.
+SOURCE = "MEASURED_SOURCE"
 TESTS = "tests/handler"
 # Two tests start a second interpreter in function/: there the package runs without the
 # mutation in force (mutmut switches mutants inside its own process), so they can kill
@@ -121,25 +131,6 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         )
         for default in ("None", "")
     ),
-    Equivalent(
-        "ecs_state.processor.process_event",
-        'telemetry.log("DEBUG", "event received", detail=_redacted_detail(change, settings))',
-        'telemetry.log("DEBUG", "event received", detail=_redacted_detail(change, None))',
-        "_redacted_detail does not read its settings: the DEBUG line is redacted whatever "
-        "REDACT_OVERRIDES says",
-    ),
-    Equivalent(
-        "ecs_state.processor._context_for_log",
-        'kind = events.KINDS.get(cast(str, event.get("detail-type")))',
-        'kind = events.KINDS.get(cast(None, event.get("detail-type")))',
-        "typing.cast only informs the type checker; it returns its argument",
-    ),
-    Equivalent(
-        "ecs_state.events.parse",
-        "kind = KINDS.get(cast(str, detail_type))",
-        "kind = KINDS.get(cast(None, detail_type))",
-        "typing.cast only informs the type checker; it returns its argument",
-    ),
     *(
         Equivalent(
             "ecs_state.items.build_item",
@@ -213,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     for mutant in mutants:
         if mutant.status not in (*KILLED, "no tests"):
             locate(mutmut, work, mutant)
-    text = report(mutants, handler_modules(work / "src" / "ecs_state"))
+    text = report(mutants, handler_modules(work / "src" / "ecs_state"), (work / SOURCE).read_text())
     args.report.write_text(text)
     print(text.split("\n## ")[0].strip())
     print(f"mutate: {len(mutants)} mutants, {minutes:.1f} min; report: {args.report}")
@@ -226,6 +217,7 @@ def prepare(work: Path, ref: str | None) -> None:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
+    (work / SOURCE).write_text(source(ref))
     for relative, data in files(ref):
         target = work / relative.replace(PACKAGE, "src/ecs_state", 1)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -237,7 +229,7 @@ def prepare(work: Path, ref: str | None) -> None:
     (work / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = src/ecs_state\n"
-        "also_copy =\n    scripts\n    tools\n"
+        "also_copy =\n    scripts\n    tools\n    variables.tf\n"
         f"timeout_constant = {TIMEOUT_CONSTANT}\n"
         f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
         "only_mutate =\n"
@@ -267,6 +259,20 @@ def handler_modules(package: Path) -> list[str]:
                     if alias.name.startswith("ecs_state.")
                 ]
     return sorted(found)
+
+
+def source(ref: str | None) -> str:
+    """The commit the copy is taken from, and whether the working tree differed from it."""
+    commit = git("rev-parse", "--short", f"{ref or 'HEAD'}^{{commit}}")
+    if ref is None and git("status", "--porcelain", "--", *COPIED):
+        return f"commit `{commit}` with uncommitted changes to {', '.join(COPIED)}"
+    return f"commit `{commit}`"
+
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def files(ref: str | None):
@@ -368,7 +374,7 @@ def _line_of(source: Path, mutant: Mutant, line_in_function: int, removed: list[
     return min(matches, key=lambda number: abs(number - guess)) if matches else guess
 
 
-def report(mutants: list[Mutant], mutated: list[str]) -> str:
+def report(mutants: list[Mutant], mutated: list[str], measured: str) -> str:
     equivalent = [m for m in mutants if m.equivalent is not None]
     unreached = [m for m in mutants if m.status == "no tests"]
     killed = [m for m in mutants if m.status in KILLED]
@@ -390,6 +396,7 @@ def report(mutants: list[Mutant], mutated: list[str]) -> str:
         "calls (listed too).",
         "",
         "Mutated: " + ", ".join(f"`{module}.py`" for module in mutated) + ".",
+        f"Measured on {measured}.",
         "",
         "| mutants | count |",
         "| --- | ---: |",

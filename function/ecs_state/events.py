@@ -102,6 +102,11 @@ class Change:
         return self.detail.get(self.kind.status_field) in self.kind.terminal_values
 
 
+def kind_of(detail_type: object) -> Kind | None:
+    """The kind an event's detail-type names; None for any other value, text or not."""
+    return KINDS.get(detail_type) if isinstance(detail_type, str) else None
+
+
 def parse(event: Any, settings: Settings) -> Change:
     """Return the change an event describes, or raise InvalidEventError naming the problem."""
     if not isinstance(event, dict):
@@ -110,8 +115,7 @@ def parse(event: Any, settings: Settings) -> Change:
     if source != "aws.ecs":
         raise InvalidEventError(f"event source must be 'aws.ecs', got {source!r}")
     detail_type = event.get("detail-type")
-    # A detail-type that is not text (a list, say) is unknown too, not a crash.
-    kind = KINDS.get(detail_type) if isinstance(detail_type, str) else None
+    kind = kind_of(detail_type)
     if kind is None:
         raise InvalidEventError(
             f"unknown detail-type {detail_type!r}; expected one of {', '.join(map(repr, KINDS))}"

@@ -36,7 +36,7 @@ def process_event(
         change = events.parse(event, settings)
         context.update(arn=change.arn, version=change.version, table=change.table)
         if telemetry.enabled("DEBUG"):
-            telemetry.log("DEBUG", "event received", detail=_redacted_detail(change, settings))
+            telemetry.log("DEBUG", "event received", detail=_redacted_detail(change))
         item = items.build_item(change, settings, now)
         written = store.conditional_put(
             client, change.table, item, items.condition(change, settings, now)
@@ -64,8 +64,7 @@ def process_event(
 def _context_for_log(event: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         return {"resource": "unknown"}
-    detail_type = event.get("detail-type")
-    kind = events.KINDS.get(detail_type) if isinstance(detail_type, str) else None
+    kind = events.kind_of(event.get("detail-type"))
     context: dict[str, Any] = {"resource": kind.name if kind else "unknown"}
     if isinstance(event.get("id"), str):
         context["eventId"] = event["id"]
@@ -80,7 +79,7 @@ def _report(
     telemetry.outcome(outcome, resource, (time.perf_counter() - started) * 1000, **fields, **extra)
 
 
-def _redacted_detail(change: events.Change, settings: Settings) -> dict[str, Any]:
+def _redacted_detail(change: events.Change) -> dict[str, Any]:
     if change.kind.name == events.TASK:
         return items.redact_overrides(change.detail)
     return change.detail

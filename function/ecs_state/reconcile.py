@@ -434,7 +434,7 @@ class StateTable:
         try:
             table = self.client.describe_table(TableName=self.name)["Table"]
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            if _error_code(error) == "ResourceNotFoundException":
                 variable = (
                     "TASK_TABLE_NAME" if self.kind.name == TASK else "CONTAINER_INSTANCE_TABLE_NAME"
                 )
@@ -554,7 +554,7 @@ class StateTable:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _error_code(error) == "ConditionalCheckFailedException":
                 return False  # an event wrote a newer version meanwhile, or already marked
             raise
         return True
@@ -729,7 +729,7 @@ class Reconciler:
         except OutOfTime:
             clusters, stopped_because = [], "time"
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in THROTTLING_CODES:
+            if _error_code(error) not in THROTTLING_CODES:
                 raise  # access denied and the like: nothing to reconcile, say so loudly
             clusters, stopped_because = [], "throttling"
         # An order, not a secret: any well-spread permutation will do.
@@ -743,7 +743,7 @@ class Reconciler:
             except OutOfTime:
                 stopped_because = "time"
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
+                code = _error_code(error)
                 if code in THROTTLING_CODES:
                     stopped_because = "throttling"
                 elif code == "ClusterNotFoundException" and not configured:
@@ -874,28 +874,26 @@ class Reconciler:
     def _describe(
         self, resource: EcsResource, cluster: str, arns: list[str], tally: Tally
     ) -> tuple[list[dict[str, Any]], list[str]]:
-        """Describe up to 100 ARNs: the objects found, and the ARNs ECS reports MISSING."""
-        found: list[dict[str, Any]] = []
+        """Describe up to 100 ARNs (PAGE_SIZE, the API's limit): the objects found, and the
+        ARNs ECS reports MISSING."""
+        answer = getattr(self.ecs, resource.describe_operation)(
+            cluster=cluster, **{resource.describe_parameter: arns}
+        )
+        found: list[dict[str, Any]] = answer.get(resource.describe_field, [])
         missing: list[str] = []
-        for start in range(0, len(arns), PAGE_SIZE):
-            batch = arns[start : start + PAGE_SIZE]
-            answer = getattr(self.ecs, resource.describe_operation)(
-                cluster=cluster, **{resource.describe_parameter: batch}
-            )
-            found.extend(answer.get(resource.describe_field, []))
-            for failure in answer.get("failures", []):
-                arn = _requested(batch, failure.get("arn", ""))
-                if failure.get("reason") == "MISSING" and arn is not None:
-                    missing.append(arn)
-                else:
-                    tally.add("describe_failures")
-                    self.telemetry.log(
-                        "WARNING",
-                        "ECS could not describe a resource",
-                        arn=failure.get("arn"),
-                        reason=failure.get("reason"),
-                        detail=failure.get("detail"),
-                    )
+        for failure in answer.get("failures", []):
+            arn = _requested(arns, failure.get("arn", ""))
+            if failure.get("reason") == "MISSING" and arn is not None:
+                missing.append(arn)
+            else:
+                tally.add("describe_failures")
+                self.telemetry.log(
+                    "WARNING",
+                    "ECS could not describe a resource",
+                    arn=failure.get("arn"),
+                    reason=failure.get("reason"),
+                    detail=failure.get("detail"),
+                )
         return found, missing
 
     def _apply(
@@ -1020,6 +1018,10 @@ class Reconciler:
             summary=summary,
         )
         return summary
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _requested(batch: Sequence[str], failed: str) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench import faults
-from bench.run import LAMBDA_RETRIES
+from bench.local import LAMBDA_RETRIES
 from bench.stream import StreamShape, build_stream
 from ecs_state.events import parse
 from ecs_state.items import build_item

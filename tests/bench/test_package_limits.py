@@ -13,10 +13,9 @@ import statistics
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "function.zip"
+from tools.package import PACKAGE
+
 # The members are stored uncompressed (tools/package.py says why), so this bounds the source
 # the function ships: several times today's ~110 KB means something other than this package's
 # own modules got in. Lambda itself takes zips up to 50 MB.

@@ -15,16 +15,16 @@ import subprocess
 
 import pytest
 
-from scripts.demo import ROOT, LocalExample
+from scripts.demo import ROOT
 from tests.conftest import skip_or_fail
-from tests.support.tables import client
+from tests.support.examples import apply_and_destroy
 
 pytestmark = pytest.mark.module
 CLIS = {
     "opentofu": ("FLOOR_TOFU_BIN", "OpenTofu"),
     "terraform": ("FLOOR_TERRAFORM_BIN", "Terraform"),
 }
-MODES = {"ec2": {"web-tasks", "web-container-instances"}, "fargate": {"jobs-tasks"}}
+MODES = ("ec2", "fargate")
 
 
 def required_version_floor() -> str:
@@ -62,16 +62,9 @@ def test_floor_cli_is_the_floor_versions_tf_states(name):
 def test_floor_cli_inits_validates_plans_applies_and_destroys(moto, name, mode):
     """The example as written, but for its alarms, which moto cannot create (see
     scripts/pipeline.py); validate still checks their configuration."""
-    example = LocalExample(ROOT / "examples" / mode, moto.endpoint, floor_cli(name))
-    dynamodb = client("dynamodb", moto.endpoint)
-    before = set(dynamodb.list_tables()["TableNames"])
-    try:
-        outputs = example.apply()  # init, validate, plan, apply
-        assert example.pending_changes() == ""
+
+    def provider_from_the_mirror(example):
         lock = (example.dir / ".terraform.lock.hcl").read_text()
         assert re.search(r'provider "[\w./-]+/hashicorp/aws"', lock), lock
-        assert set(dynamodb.list_tables()["TableNames"]) - before == MODES[mode]
-        assert outputs, "every example declares outputs"
-    finally:
-        example.destroy()
-    assert set(dynamodb.list_tables()["TableNames"]) == before
+
+    apply_and_destroy(moto, mode, floor_cli(name), check=provider_from_the_mirror)

@@ -9,6 +9,7 @@ import pytest
 from ecs_state.config import Settings
 from ecs_state.errors import ConfigError
 from ecs_state.telemetry import Telemetry
+from tests.support.module import module_default
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "function"
 BASE = {"LAUNCH_TYPE": "EC2", "TASK_TABLE_NAME": "t", "CONTAINER_INSTANCE_TABLE_NAME": "c"}
@@ -147,6 +148,7 @@ def test_client_gives_up_before_the_functions_default_timeout():
     # The values the docstring reasons with: 2 s to connect and 3 s to read per attempt.
     assert (config.connect_timeout, config.read_timeout) == (2, 3)
     # The docstring's worst case, every attempt timing out plus at most 15 s of backoff,
-    # must end inside the module's default 60 s timeout, so the invocation raises.
+    # must end inside the module's default timeout (variables.tf), so the invocation raises.
     attempts = config.retries["total_max_attempts"]
-    assert attempts * (config.connect_timeout + config.read_timeout) + 15 < 60
+    timeout = module_default("timeout")
+    assert attempts * (config.connect_timeout + config.read_timeout) + 15 < timeout

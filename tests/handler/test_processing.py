@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError
 
-from ecs_state import attributes
 from ecs_state.errors import InvalidEventError
 from ecs_state.items import REDACTED
 from ecs_state.telemetry import Outcome, Telemetry
@@ -601,26 +600,46 @@ def test_envelope_fields_that_are_missing_empty_or_not_text_are_left_out(ec2):
     assert item["_ingestedAt"]["S"].endswith("Z")
 
 
+def _name(value: str) -> dict:
+    return {"name": {"S": value}}
+
+
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "stored"),
     [
-        None,  # ECS leaves overrides out of some events
-        {},
-        {"containerOverrides": None},
-        {"containerOverrides": [{"name": "web", "command": ["serve"]}]},  # no environment
-        {"containerOverrides": [{"name": "web", "environment": [{"name": "EMPTY"}]}]},
+        (None, None),  # ECS leaves overrides out of some events
+        ({}, {"M": {}}),
+        ({"containerOverrides": None}, {"M": {"containerOverrides": {"NULL": True}}}),
+        (
+            {"containerOverrides": [{"name": "web", "command": ["serve"]}]},
+            {
+                "M": {
+                    "containerOverrides": {
+                        "L": [{"M": {**_name("web"), "command": {"L": [{"S": "serve"}]}}}]
+                    }
+                }
+            },
+        ),
+        (
+            {"containerOverrides": [{"name": "web", "environment": [{"name": "EMPTY"}]}]},
+            {
+                "M": {
+                    "containerOverrides": {
+                        "L": [
+                            {"M": {**_name("web"), "environment": {"L": [{"M": _name("EMPTY")}]}}}
+                        ]
+                    }
+                }
+            },
+        ),
     ],
     ids=["no overrides", "empty", "no container list", "no environment", "a name only"],
 )
-def test_overrides_without_values_are_stored_as_they_came(ec2, overrides):
+def test_overrides_without_values_are_stored_as_they_came(ec2, overrides, stored):
     event = samples.task_event(TASK, 1)
     if overrides is None:
         del event["detail"]["overrides"]
     else:
         event["detail"]["overrides"] = overrides
     assert ec2.run(event)["outcome"] == "applied"
-    item = ec2.item(TASK_TABLE, "taskArn", TASK)
-    if overrides is None:
-        assert "overrides" not in item
-    else:
-        assert item["overrides"] == attributes.to_attribute(overrides, "overrides")
+    assert ec2.item(TASK_TABLE, "taskArn", TASK).get("overrides") == stored

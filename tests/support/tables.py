@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from ecs_state.events import CLUSTER_FIELD, CONTAINER_INSTANCE, KIND_BY_NAME, STATUS_INDEX, TASK
+from tools.emulators import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 
 REGION = "us-east-1"
 
@@ -22,8 +23,8 @@ def client(service: str, endpoint: str) -> Any:
         service,
         endpoint_url=endpoint,
         region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
     )
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 from tests import conftest
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_long_running_entry_names_a_collected_test():
@@ -18,7 +15,7 @@ def test_every_long_running_entry_names_a_collected_test():
     files = sorted({nodeid.split("::")[0] for nodeid in conftest.LONG_RUNNING})
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", *files],
-        cwd=ROOT,
+        cwd=conftest.ROOT,
         capture_output=True,
         text=True,
         check=True,

@@ -10,10 +10,4 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_region_validation      = true
   skip_requesting_account_id  = true
-
-  # The ec2 fixture's root module tags the module's tables (to prove the outputs wait for
-  # them); that tag is the root module's, not drift of the module's tables.
-  ignore_tags {
-    keys = ["consumer"]
-  }
 }
