@@ -194,11 +194,15 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # Tests that take ten seconds or more in a warm run, longest first (`make test` lists the
-# slowest). Most of their time is spent waiting on the aws provider's propagation checks
-# against moto, so the run is as short as the longest of them only if each starts at once,
-# on a worker of its own, while the short tests fill the other workers' waits.
+# slowest) but for one. Most of their time is spent waiting on the aws provider's
+# propagation checks against moto, so the run is as short as the longest of them only if
+# each starts at once, on a worker of its own, while the short tests fill the other
+# workers' waits.
 LONG_RUNNING = (
     "tests/module/test_apply.py::test_fargate_mode",
+    # Computes rather than waits (1,000 examples against DynamoDB Local): 34 s alone, 111 s
+    # when a run handed it out 14th, among the applies; so it starts at once too.
+    "tests/handler/test_ordering_property.py::test_final_state_is_the_max_version_state",
     "tests/examples/test_examples.py::test_example_applies_and_destroys[kms-per-cluster]",
     "tests/examples/test_examples.py::test_ec2_example_under_terraform",
     "tests/examples/test_examples.py::test_example_applies_and_destroys[multi-cluster]",
@@ -215,7 +219,6 @@ LONG_RUNNING = (
     "tests/pipeline/test_pipeline.py::test_every_hop_on_aws_engines[fargate]",
     "tests/pipeline/test_pipeline.py::test_every_hop_on_aws_engines[ec2]",
     "tests/module/test_apply.py::test_two_instances_share_one_task_table",
-    "tests/handler/test_ordering_property.py::test_final_state_is_the_max_version_state",
     "tests/registry/test_round_trip.py::test_applies_from_the_registry",
     "tests/module/test_apply.py::test_existing_tables_given_by_name",
     "tests/module/test_native.py::test_plan_facts_under_terraform",
